@@ -1,0 +1,68 @@
+//! The server side of connecting: wait for a client on the listening instance and keep
+//! another instance listening.
+
+use super::{drive, os_error, Clock, Code, Policy, Port, Request, Stop};
+use crate::ffi::{ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_CONNECTED};
+use std::io::{self, ErrorKind};
+
+/// What accepting needs of the kernel.
+pub(crate) trait Listen {
+    /// A server instance of the pipe; its port issues `ConnectNamedPipe`.
+    type Instance: Port;
+    /// Creates one more instance (`CreateNamedPipeA`).
+    fn create(&mut self) -> Result<Self::Instance, Code>;
+}
+
+/// Waits until a client is connected to the listening instance in `listening` (made
+/// first if there is none), then puts a fresh instance there so that clients arriving
+/// before the next accept find one. Returns the connected instance and, if the fresh
+/// instance could not be made, that error (the next accept tries again).
+///
+/// ERROR_PIPE_CONNECTED (the client came before the wait) and ERROR_NO_DATA (the client
+/// came and already closed; what it wrote is still readable) both count as connected.
+pub(crate) fn accept<L: Listen>(
+    listener: &mut L,
+    listening: &mut Option<L::Instance>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> io::Result<(L::Instance, Option<io::Error>)> {
+    let mut instance = match listening.take() {
+        Some(instance) => instance,
+        None => listener.create().map_err(os_error)?,
+    };
+    loop {
+        let (done, stop) = instance.submit(Request::Connect, |issued| {
+            drive(issued, policy, clock)
+        });
+        match done.error {
+            None | Some(ERROR_PIPE_CONNECTED) | Some(ERROR_NO_DATA) => break,
+            Some(ERROR_OPERATION_ABORTED) => {
+                if let Some(stop) = stop {
+                    *listening = Some(instance);
+                    return Err(accept_stopped(stop));
+                }
+            }
+            Some(code) => {
+                // This instance is unusable: replace it so that one keeps listening.
+                *listening = listener.create().ok();
+                return Err(os_error(code));
+            }
+        }
+    }
+    let refill_error = match listener.create() {
+        Ok(next) => {
+            *listening = Some(next);
+            None
+        }
+        Err(code) => Some(os_error(code)),
+    };
+    Ok((instance, refill_error))
+}
+
+fn accept_stopped(stop: Stop) -> io::Error {
+    match stop {
+        Stop::TimedOut => ErrorKind::TimedOut.into(),
+        Stop::WouldBlock => ErrorKind::WouldBlock.into(),
+        Stop::Shutdown => io::Error::new(ErrorKind::ConnectionAborted, "the listener was shut down"),
+    }
+}

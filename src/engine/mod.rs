@@ -1,0 +1,227 @@
+//! The blocking logic, written against small traits for the kernel so it compiles and is
+//! tested on every host: issue an overlapped operation, wait with a deadline, cancel,
+//! collect the result, map errors.
+//!
+//! The Windows implementation of the traits lives in `sys`; the tests (and the fuzzer)
+//! implement them with a simulated kernel. The invariants every function here keeps:
+//! - an operation handed to the kernel is always settled before a function returns,
+//!   so no byte that moved is lost or reported twice;
+//! - an `Err` is returned only when zero bytes moved;
+//! - a blocking call gives up at its deadline plus one cancel round trip, and a
+//!   nonblocking call never waits.
+
+mod accept;
+mod connect;
+mod io;
+
+pub(crate) use accept::{accept, Listen};
+pub(crate) use connect::{connect, Dial};
+pub(crate) use io::{peek, read, read_vectored, write, write_vectored};
+
+use std::time::Duration;
+
+/// A Win32 error code, as `GetLastError` returns it.
+pub(crate) type Code = u32;
+
+/// How an overlapped operation ended, as `GetOverlappedResult` reports it: the bytes
+/// that moved and, if it failed, why. A cancelled operation may report bytes too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Completion {
+    pub bytes: usize,
+    pub error: Option<Code>,
+}
+
+impl Completion {
+    /// A failure with no byte moved.
+    pub(crate) fn failed(code: Code) -> Self {
+        Completion {
+            bytes: 0,
+            error: Some(code),
+        }
+    }
+}
+
+/// An operation to hand to the kernel. The buffer is lent until the operation settles.
+pub(crate) enum Request<'a> {
+    /// `ReadFile`; an empty buffer waits for data without taking any.
+    Read(&'a mut [u8]),
+    /// `WriteFile`.
+    Write(&'a [u8]),
+    /// `ConnectNamedPipe` on a server instance.
+    Connect,
+}
+
+/// What the kernel said when a request was issued.
+pub(crate) enum Issued<'p> {
+    /// Finished at once (successfully or not).
+    Done(Completion),
+    /// In flight: the kernel owns the buffer and the OVERLAPPED until it completes.
+    Pending(&'p mut dyn Pending),
+}
+
+/// An operation in flight.
+pub(crate) trait Pending {
+    /// The result if the operation has completed (`GetOverlappedResult` without waiting).
+    fn poll(&mut self) -> Option<Completion>;
+    /// Blocks until the operation may have completed or `timeout` passed; `None` waits
+    /// without limit. May return early: callers poll again.
+    fn wait(&mut self, timeout: Option<Duration>);
+    /// Asks the kernel to cancel (`CancelIoEx`). The operation still has to be polled
+    /// until it completes, and may complete with data.
+    fn cancel(&mut self);
+}
+
+/// One direction of one pipe handle: an OVERLAPPED, its event and the handle.
+pub(crate) trait Port {
+    /// Issues `request` and lets `drive` see it through. The implementation guarantees
+    /// that the kernel no longer uses the buffer when this returns, even if `drive`
+    /// returned without settling the operation.
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R;
+
+    /// Copies what is buffered into `buf` without taking it (`PeekNamedPipe`); returns
+    /// the count, 0 when nothing is buffered.
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code>;
+}
+
+/// Time elapsed since the call began: real on Windows, virtual in the simulation.
+pub(crate) trait Clock {
+    fn now(&self) -> Duration;
+}
+
+/// The real clock, started when a call begins.
+pub(crate) struct Since(std::time::Instant);
+
+impl Since {
+    pub(crate) fn start() -> Self {
+        Since(std::time::Instant::now())
+    }
+}
+
+impl Clock for Since {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+/// The settings an operation obeys, read again after every wake-up so that a setter
+/// called from another thread takes effect on a blocked call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Policy {
+    /// Give up this long after the call began; `None` waits forever.
+    pub timeout: Option<Duration>,
+    /// Never wait.
+    pub nonblocking: bool,
+    /// This direction was shut down.
+    pub shut: bool,
+}
+
+/// Why the engine itself cancelled an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    TimedOut,
+    WouldBlock,
+    Shutdown,
+}
+
+/// Whether to keep waiting (and for how long at most) or stop now.
+fn decide(policy: Policy, now: Duration) -> Result<Option<Duration>, Stop> {
+    if policy.shut {
+        return Err(Stop::Shutdown);
+    }
+    if policy.nonblocking {
+        return Err(Stop::WouldBlock);
+    }
+    match policy.timeout {
+        None => Ok(None),
+        Some(limit) if now >= limit => Err(Stop::TimedOut),
+        Some(limit) => Ok(Some(limit - now)),
+    }
+}
+
+/// Sees an issued operation through: waits while the policy allows, cancels when it
+/// does not, and always returns the operation's final completion, with the reason if
+/// the engine cancelled it.
+pub(crate) fn drive(
+    issued: Issued<'_>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> (Completion, Option<Stop>) {
+    let op = match issued {
+        Issued::Done(done) => return (done, None),
+        Issued::Pending(op) => op,
+    };
+    loop {
+        if let Some(done) = op.poll() {
+            return (done, None);
+        }
+        match decide(policy(), clock.now()) {
+            Ok(wait) => op.wait(wait),
+            Err(stop) => {
+                op.cancel();
+                return (settle(op), Some(stop));
+            }
+        }
+    }
+}
+
+/// Waits for a cancelled operation to complete: until then the kernel owns its buffer.
+fn settle(op: &mut dyn Pending) -> Completion {
+    loop {
+        if let Some(done) = op.poll() {
+            return done;
+        }
+        op.wait(None);
+    }
+}
+
+/// The longest length one ReadFile/WriteFile takes: lengths are DWORDs.
+pub(crate) fn clamp_len(len: usize) -> usize {
+    len.min(u32::MAX as usize)
+}
+
+/// An OS error that keeps its code in `raw_os_error`.
+pub(crate) fn os_error(code: Code) -> std::io::Error {
+    std::io::Error::from_raw_os_error(code as i32)
+}
+
+#[cfg(test)]
+pub(crate) mod sim;
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn lengths_clamp_to_dword() {
+        assert_eq!(clamp_len(0), 0);
+        assert_eq!(clamp_len(65536), 65536);
+        assert_eq!(clamp_len(u32::MAX as usize), u32::MAX as usize);
+        #[cfg(target_pointer_width = "64")]
+        {
+            assert_eq!(clamp_len(u32::MAX as usize + 1), u32::MAX as usize);
+            assert_eq!(clamp_len(usize::MAX), u32::MAX as usize);
+        }
+    }
+
+    #[test]
+    fn decide_follows_the_policy() {
+        let ms = Duration::from_millis;
+        let base = Policy::default();
+        assert_eq!(decide(base, ms(5)), Ok(None));
+        let timed = Policy {
+            timeout: Some(ms(10)),
+            ..base
+        };
+        assert_eq!(decide(timed, ms(4)), Ok(Some(ms(6))));
+        assert_eq!(decide(timed, ms(10)), Err(Stop::TimedOut));
+        let nb = Policy {
+            nonblocking: true,
+            ..timed
+        };
+        assert_eq!(decide(nb, ms(0)), Err(Stop::WouldBlock));
+        let shut = Policy { shut: true, ..nb };
+        assert_eq!(decide(shut, ms(0)), Err(Stop::Shutdown));
+    }
+}

@@ -1,0 +1,535 @@
+//! Host tests of the blocking logic against the simulated kernel in `sim`.
+
+use super::sim::{Event, SimClock, SimPort};
+use super::*;
+use crate::ffi::*;
+use std::cell::RefCell;
+use std::io::{ErrorKind, IoSlice, IoSliceMut};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn blocking() -> impl Fn() -> Policy {
+    || Policy::default()
+}
+
+fn timeout(t: u64) -> impl Fn() -> Policy {
+    move || Policy {
+        timeout: Some(ms(t)),
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn read_returns_buffered_bytes_at_once() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().inbound.extend(b"hello");
+    let clock = port.clock();
+    let mut buf = [0; 16];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 5);
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(clock.now(), Duration::ZERO);
+}
+
+#[test]
+fn blocking_read_waits_for_data() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(30, Event::Arrive(b"late".to_vec()));
+    let clock = port.clock();
+    let mut buf = [0; 16];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(&buf[..4], b"late");
+    assert_eq!(clock.now(), ms(30));
+}
+
+#[test]
+fn timed_out_read_loses_nothing_that_arrives_later() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(80, Event::Arrive(b"after".to_vec()));
+    let clock = port.clock();
+    let mut buf = [0; 16];
+    let err = read(&mut port, &mut buf, &timeout(50), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(50), "gave up exactly at the deadline");
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 5);
+    assert_eq!(&buf[..5], b"after");
+}
+
+#[test]
+fn data_arriving_at_the_deadline_is_returned_not_dropped() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(50, Event::Arrive(b"edge".to_vec()));
+    let clock = port.clock();
+    let mut buf = [0; 16];
+    assert_eq!(read(&mut port, &mut buf, &timeout(50), &clock).unwrap(), 4);
+}
+
+#[test]
+fn nonblocking_read_never_waits() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(1, Event::Arrive(b"x".to_vec()));
+    let clock = port.clock();
+    let nonblocking = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let err = read(&mut port, &mut [0; 4], &nonblocking, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert_eq!(clock.now(), Duration::ZERO);
+    assert!(port.0.borrow().waits.is_empty());
+}
+
+#[test]
+fn eof_after_every_buffered_byte() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().inbound.extend(b"tail");
+    port.0.borrow_mut().peer_closed = true;
+    let clock = port.clock();
+    let mut buf = [0; 2];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 2);
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 2);
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 0);
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 0);
+}
+
+#[test]
+fn a_timeout_set_while_blocked_is_obeyed() {
+    let mut port = SimPort::new(64);
+    // Nothing ever arrives; at 20 ms another thread sets a 40 ms timeout.
+    port.0.borrow_mut().at(20, Event::Drain(0));
+    let clock = port.clock();
+    let policy_clock = clock.clone();
+    let policy = move || Policy {
+        timeout: (policy_clock.now() >= ms(20)).then(|| ms(40)),
+        ..Policy::default()
+    };
+    let err = read(&mut port, &mut [0; 4], &policy, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(40));
+}
+
+#[test]
+fn shutdown_while_blocked_ends_the_read_with_eof() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(10, Event::Drain(0));
+    let clock = port.clock();
+    let policy_clock = clock.clone();
+    let policy = move || Policy {
+        shut: policy_clock.now() >= ms(10),
+        ..Policy::default()
+    };
+    assert_eq!(read(&mut port, &mut [0; 4], &policy, &clock).unwrap(), 0);
+    assert_eq!(clock.now(), ms(10));
+}
+
+#[test]
+fn a_setter_cancelling_the_read_does_not_fail_it() {
+    // A setter wakes blocked calls with CancelIoEx. When nothing that matters to the read
+    // changed, it is issued again and still gets its data.
+    let port = SimPort::new(64);
+    port.0.borrow_mut().at(30, Event::Arrive(b"ok".to_vec()));
+    let clock = port.clock();
+    let mut aborted_once = AbortOnce {
+        inner: port.clone(),
+        aborted: false,
+    };
+    let mut buf = [0; 4];
+    assert_eq!(read(&mut aborted_once, &mut buf, &blocking(), &clock).unwrap(), 2);
+    assert_eq!(&buf[..2], b"ok");
+    assert_eq!(port.0.borrow().issued, 2);
+}
+
+/// A port whose first operation is aborted, as when a setter calls CancelIoEx.
+struct AbortOnce {
+    inner: SimPort,
+    aborted: bool,
+}
+
+impl Port for AbortOnce {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        if self.aborted {
+            return self.inner.submit(request, drive);
+        }
+        self.aborted = true;
+        self.inner.0.borrow_mut().issued += 1;
+        drive(Issued::Done(Completion::failed(ERROR_OPERATION_ABORTED)))
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.inner.peek(buf)
+    }
+}
+
+#[test]
+fn write_is_capped_at_the_pipe_buffer() {
+    let mut port = SimPort::new(8);
+    let clock = port.clock();
+    let n = write(&mut port, b"0123456789", 8, &blocking(), &clock).unwrap();
+    assert_eq!(n, 8);
+    assert_eq!(port.0.borrow().outbound.len(), 8);
+}
+
+#[test]
+fn timed_out_write_reports_no_phantom_bytes() {
+    let mut port = SimPort::new(4);
+    port.0.borrow_mut().outbound.extend(b"full");
+    let clock = port.clock();
+    let err = write(&mut port, b"more", 4, &timeout(20), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(port.0.borrow().outbound.len(), 4, "nothing was queued");
+    assert_eq!(clock.now(), ms(20));
+}
+
+#[test]
+fn blocked_write_completes_when_the_peer_drains() {
+    let mut port = SimPort::new(4);
+    port.0.borrow_mut().outbound.extend(b"full");
+    port.0.borrow_mut().at(15, Event::Drain(4));
+    let clock = port.clock();
+    assert_eq!(write(&mut port, b"next", 4, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(port.0.borrow().delivered, b"full");
+    assert_eq!(clock.now(), ms(15));
+}
+
+#[test]
+fn write_to_a_closed_peer_is_an_os_error() {
+    let mut port = SimPort::new(4);
+    port.0.borrow_mut().peer_closed = true;
+    let clock = port.clock();
+    let err = write(&mut port, b"x", 4, &blocking(), &clock).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_NO_DATA as i32));
+}
+
+#[test]
+fn write_after_shutdown_is_broken_pipe() {
+    let mut port = SimPort::new(4);
+    let clock = port.clock();
+    let shut = || Policy {
+        shut: true,
+        ..Policy::default()
+    };
+    let err = write(&mut port, b"x", 4, &shut, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    assert_eq!(port.0.borrow().issued, 0);
+}
+
+#[test]
+fn empty_buffers_make_no_call() {
+    let mut port = SimPort::new(4);
+    let clock = port.clock();
+    assert_eq!(read(&mut port, &mut [], &blocking(), &clock).unwrap(), 0);
+    assert_eq!(write(&mut port, &[], 4, &blocking(), &clock).unwrap(), 0);
+    assert_eq!(port.0.borrow().issued, 0);
+}
+
+#[test]
+fn vectored_write_gathers_slices_into_one_call() {
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let parts: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 3]).collect();
+    let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+    let mut scratch = Vec::new();
+    let n = write_vectored(&mut port, &slices, &mut scratch, 64, &blocking(), &clock).unwrap();
+    assert_eq!(n, 48);
+    assert_eq!(port.0.borrow().issued, 1);
+    let sent: Vec<u8> = port.0.borrow().outbound.iter().copied().collect();
+    assert_eq!(sent, parts.concat());
+}
+
+#[test]
+fn vectored_write_stops_at_the_cap() {
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let slices = [IoSlice::new(b"abcd"), IoSlice::new(b"efgh")];
+    let mut scratch = Vec::new();
+    let n = write_vectored(&mut port, &slices, &mut scratch, 6, &blocking(), &clock).unwrap();
+    assert_eq!(n, 6);
+    let sent: Vec<u8> = port.0.borrow().outbound.iter().copied().collect();
+    assert_eq!(sent, b"abcdef");
+}
+
+#[test]
+fn vectored_read_scatters_one_read() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().inbound.extend(b"abcdefg");
+    let clock = port.clock();
+    let (mut a, mut b) = ([0; 3], [0; 8]);
+    let mut slices = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
+    let mut scratch = Vec::new();
+    let n = read_vectored(&mut port, &mut slices, &mut scratch, 64, &blocking(), &clock).unwrap();
+    assert_eq!(n, 7);
+    assert_eq!(&a, b"abc");
+    assert_eq!(&b[..4], b"defg");
+    assert_eq!(port.0.borrow().issued, 1);
+}
+
+#[test]
+fn peek_leaves_data_for_the_next_read() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(25, Event::Arrive(b"look".to_vec()));
+    let clock = port.clock();
+    let mut buf = [0; 8];
+    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(clock.now(), ms(25));
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(&buf[..4], b"look");
+}
+
+#[test]
+fn peek_times_out_and_sees_eof() {
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let err = peek(&mut port, &mut [0; 4], &timeout(30), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    port.0.borrow_mut().peer_closed = true;
+    assert_eq!(peek(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(), 0);
+}
+
+/// A dialer that answers from a script of results, one per attempt.
+struct ScriptedDial {
+    answers: Vec<Result<u32, Code>>,
+    clock: SimClock,
+    waits: Vec<Duration>,
+    sleeps: Vec<Duration>,
+}
+
+impl Dial for ScriptedDial {
+    type Handle = u32;
+    fn open(&mut self) -> Result<u32, Code> {
+        if self.answers.is_empty() {
+            return Err(ERROR_FILE_NOT_FOUND);
+        }
+        self.answers.remove(0)
+    }
+    fn wait_for_instance(&mut self, timeout: Duration) {
+        self.waits.push(timeout);
+        let step = timeout.min(ms(10));
+        self.clock.advance_to(self.clock.now() + step);
+    }
+    fn sleep(&mut self, pause: Duration) {
+        self.sleeps.push(pause);
+        self.clock.advance_to(self.clock.now() + pause);
+    }
+}
+
+fn dialer(answers: Vec<Result<u32, Code>>) -> ScriptedDial {
+    ScriptedDial {
+        answers,
+        clock: SimClock::default(),
+        waits: Vec::new(),
+        sleeps: Vec::new(),
+    }
+}
+
+#[test]
+fn connect_retries_busy_and_missing_pipes() {
+    let mut d = dialer(vec![
+        Err(ERROR_FILE_NOT_FOUND),
+        Err(ERROR_PIPE_BUSY),
+        Err(ERROR_FILE_NOT_FOUND),
+        Ok(7),
+    ]);
+    let clock = d.clock.clone();
+    assert_eq!(connect(&mut d, "p", ms(1000), &clock).unwrap(), 7);
+    assert_eq!(d.waits.len(), 1);
+    assert_eq!(d.sleeps, vec![ms(1), ms(2)]);
+}
+
+#[test]
+fn connect_gives_up_at_the_deadline_with_documented_kinds() {
+    let mut d = dialer(Vec::new());
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(100), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(clock.now(), ms(100));
+    assert!(d.sleeps.iter().all(|s| *s <= ms(50)));
+
+    let mut d = dialer(vec![Err(ERROR_PIPE_BUSY); 100]);
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(35), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(35));
+}
+
+#[test]
+fn connect_makes_one_attempt_even_with_no_time() {
+    let mut d = dialer(vec![Ok(1)]);
+    let clock = d.clock.clone();
+    clock.advance_to(ms(5));
+    assert_eq!(connect(&mut d, "p", ms(1), &clock).unwrap(), 1);
+}
+
+#[test]
+fn connect_returns_other_errors_at_once() {
+    let mut d = dialer(vec![Err(ERROR_ACCESS_DENIED)]);
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(100), &clock).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
+}
+
+/// A listener whose instances answer ConnectNamedPipe from a shared script.
+struct ScriptedListen {
+    made: usize,
+    fail_create: bool,
+}
+
+/// How the next ConnectNamedPipe ends: at once (with an optional error), or pending
+/// until cancelled.
+#[derive(Clone, Copy)]
+enum Answer {
+    Done(Option<Code>),
+    Pend,
+}
+
+#[derive(Debug)]
+struct Instance {
+    id: usize,
+}
+
+/// A connect that no client ever completes: it ends only when cancelled.
+struct NoClient {
+    cancelled: bool,
+}
+
+impl Pending for NoClient {
+    fn poll(&mut self) -> Option<Completion> {
+        self.cancelled
+            .then(|| Completion::failed(ERROR_OPERATION_ABORTED))
+    }
+    fn wait(&mut self, timeout: Option<Duration>) {
+        assert!(timeout.is_some(), "waits forever for a client that never comes");
+    }
+    fn cancel(&mut self) {
+        self.cancelled = true;
+    }
+}
+
+thread_local! {
+    static ANSWERS: RefCell<Vec<Answer>> = RefCell::new(Vec::new());
+}
+
+fn set_answers(answers: Vec<Answer>) {
+    ANSWERS.with(|a| *a.borrow_mut() = answers);
+}
+
+impl Port for Instance {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        assert!(matches!(request, Request::Connect));
+        let answer = ANSWERS.with(|a| {
+            let mut a = a.borrow_mut();
+            if a.is_empty() {
+                Answer::Pend
+            } else {
+                a.remove(0)
+            }
+        });
+        match answer {
+            Answer::Done(None) => drive(Issued::Done(Completion {
+                bytes: 0,
+                error: None,
+            })),
+            Answer::Done(Some(code)) => drive(Issued::Done(Completion::failed(code))),
+            Answer::Pend => {
+                let mut op = NoClient { cancelled: false };
+                let result = drive(Issued::Pending(&mut op));
+                assert!(op.cancelled, "returned with the connect still pending");
+                result
+            }
+        }
+    }
+    fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
+        unreachable!("peek on a listening instance")
+    }
+}
+
+impl Listen for ScriptedListen {
+    type Instance = Instance;
+    fn create(&mut self) -> Result<Instance, Code> {
+        if self.fail_create {
+            return Err(ERROR_ACCESS_DENIED);
+        }
+        self.made += 1;
+        Ok(Instance { id: self.made })
+    }
+}
+
+fn listener() -> ScriptedListen {
+    ScriptedListen {
+        made: 0,
+        fail_create: false,
+    }
+}
+
+#[test]
+fn accept_counts_early_and_departed_clients_as_connected() {
+    for code in [None, Some(ERROR_PIPE_CONNECTED), Some(ERROR_NO_DATA)] {
+        set_answers(vec![Answer::Done(code)]);
+        let mut listener = listener();
+        let mut listening = None;
+        let clock = SimClock::default();
+        let (accepted, refill) =
+            accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+        assert_eq!(accepted.id, 1);
+        assert!(refill.is_none());
+        assert_eq!(listening.as_ref().map(|i| i.id), Some(2), "a fresh instance listens");
+    }
+}
+
+#[test]
+fn nonblocking_accept_keeps_the_listening_instance() {
+    set_answers(vec![Answer::Pend, Answer::Done(Some(ERROR_PIPE_CONNECTED))]);
+    let mut listener = listener();
+    let mut listening = None;
+    let clock = SimClock::default();
+    let nonblocking = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let err = accept(&mut listener, &mut listening, &nonblocking, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert_eq!(listening.as_ref().map(|i| i.id), Some(1), "instance kept");
+    // The client that arrives later is accepted on the same instance.
+    let (accepted, _) = accept(&mut listener, &mut listening, &nonblocking, &clock).unwrap();
+    assert_eq!(accepted.id, 1);
+}
+
+#[test]
+fn a_cancel_from_a_setter_does_not_fail_accept() {
+    set_answers(vec![
+        Answer::Done(Some(ERROR_OPERATION_ABORTED)),
+        Answer::Done(None),
+    ]);
+    let mut listener = listener();
+    let mut listening = None;
+    let clock = SimClock::default();
+    let (accepted, _) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    assert_eq!(accepted.id, 1);
+}
+
+#[test]
+fn accept_reports_a_failed_refill_without_losing_the_client() {
+    set_answers(vec![Answer::Done(None)]);
+    let mut listener = listener();
+    let mut listening = Some(listener.create().unwrap());
+    listener.fail_create = true;
+    let clock = SimClock::default();
+    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    assert_eq!(accepted.id, 1);
+    assert_eq!(
+        refill.unwrap().raw_os_error(),
+        Some(ERROR_ACCESS_DENIED as i32)
+    );
+    assert!(listening.is_none());
+}
+
+#[test]
+fn a_broken_instance_is_replaced() {
+    set_answers(vec![Answer::Done(Some(ERROR_INVALID_HANDLE))]);
+    let mut listener = listener();
+    let mut listening = None;
+    let clock = SimClock::default();
+    let err = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_INVALID_HANDLE as i32));
+    assert_eq!(listening.as_ref().map(|i| i.id), Some(2));
+}

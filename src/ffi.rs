@@ -1,0 +1,211 @@
+//! Hand-written Kernel32 declarations: only what winpipe calls.
+//!
+//! Types and constants compile on every host so the portable logic and the layout
+//! checks can use them; the functions exist only on Windows. Layouts follow
+//! Microsoft's documentation (minwinbase.h, minwindef.h, winbase.h, winerror.h) and
+//! are pointer-size aware, so they hold on 32- and 64-bit Windows alike.
+#![allow(non_camel_case_types, non_snake_case, dead_code, clippy::upper_case_acronyms)]
+
+use std::ffi::c_void;
+
+pub type HANDLE = *mut c_void;
+pub type BOOL = i32;
+pub type DWORD = u32;
+
+pub const FALSE: BOOL = 0;
+pub const TRUE: BOOL = 1;
+pub const INVALID_HANDLE_VALUE: HANDLE = -1isize as HANDLE;
+
+/// `OVERLAPPED` from minwinbase.h. The `Offset`/`OffsetHigh` pair shares a union with
+/// a `Pointer`; pipes ignore both, so the two DWORDs stand for the union.
+#[repr(C)]
+pub struct OVERLAPPED {
+    pub Internal: usize,
+    pub InternalHigh: usize,
+    pub Offset: DWORD,
+    pub OffsetHigh: DWORD,
+    pub hEvent: HANDLE,
+}
+
+/// `SECURITY_ATTRIBUTES` from minwinbase.h.
+#[repr(C)]
+pub struct SECURITY_ATTRIBUTES {
+    pub nLength: DWORD,
+    pub lpSecurityDescriptor: *mut c_void,
+    pub bInheritHandle: BOOL,
+}
+
+// Compile-time layout checks against Microsoft's documented sizes; they run for every
+// target `cargo check` builds (i686, x86_64, aarch64).
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(std::mem::size_of::<OVERLAPPED>() == 32);
+    assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 24);
+};
+#[cfg(target_pointer_width = "32")]
+const _: () = {
+    assert!(std::mem::size_of::<OVERLAPPED>() == 20);
+    assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 12);
+};
+
+// Access rights, creation and flag values (winnt.h, fileapi.h, winbase.h).
+pub const GENERIC_READ: DWORD = 0x8000_0000;
+pub const GENERIC_WRITE: DWORD = 0x4000_0000;
+pub const OPEN_EXISTING: DWORD = 3;
+pub const FILE_FLAG_OVERLAPPED: DWORD = 0x4000_0000;
+pub const FILE_FLAG_FIRST_PIPE_INSTANCE: DWORD = 0x0008_0000;
+pub const PIPE_ACCESS_DUPLEX: DWORD = 0x0000_0003;
+pub const PIPE_TYPE_BYTE: DWORD = 0x0000_0000;
+pub const PIPE_READMODE_BYTE: DWORD = 0x0000_0000;
+pub const PIPE_WAIT: DWORD = 0x0000_0000;
+pub const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 0x0000_0008;
+pub const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
+pub const PIPE_SERVER_END: DWORD = 0x0000_0001;
+/// `SECURITY_SQOS_PRESENT`: the flags carry a quality-of-service level for the server.
+pub const SECURITY_SQOS_PRESENT: DWORD = 0x0010_0000;
+/// `SECURITY_IDENTIFICATION` (`SecurityIdentification << 16`): the server may identify
+/// the client but not impersonate it.
+pub const SECURITY_IDENTIFICATION: DWORD = 0x0001_0000;
+pub const DUPLICATE_SAME_ACCESS: DWORD = 0x0000_0002;
+
+// Waits (synchapi.h, winbase.h).
+pub const INFINITE: DWORD = 0xFFFF_FFFF;
+pub const WAIT_OBJECT_0: DWORD = 0;
+pub const WAIT_TIMEOUT: DWORD = 0x0000_0102;
+pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
+
+// System error codes (winerror.h) that change what winpipe does.
+pub const ERROR_FILE_NOT_FOUND: DWORD = 2;
+pub const ERROR_ACCESS_DENIED: DWORD = 5;
+pub const ERROR_INVALID_HANDLE: DWORD = 6;
+pub const ERROR_BROKEN_PIPE: DWORD = 109;
+pub const ERROR_SEM_TIMEOUT: DWORD = 121;
+pub const ERROR_PIPE_BUSY: DWORD = 231;
+pub const ERROR_NO_DATA: DWORD = 232;
+pub const ERROR_PIPE_NOT_CONNECTED: DWORD = 233;
+pub const ERROR_MORE_DATA: DWORD = 234;
+pub const ERROR_PIPE_CONNECTED: DWORD = 535;
+pub const ERROR_PIPE_LISTENING: DWORD = 536;
+pub const ERROR_OPERATION_ABORTED: DWORD = 995;
+pub const ERROR_IO_INCOMPLETE: DWORD = 996;
+pub const ERROR_IO_PENDING: DWORD = 997;
+pub const ERROR_NOT_FOUND: DWORD = 1168;
+
+#[cfg(windows)]
+#[link(name = "kernel32")]
+extern "system" {
+    pub fn CreateNamedPipeA(
+        lpName: *const u8,
+        dwOpenMode: DWORD,
+        dwPipeMode: DWORD,
+        nMaxInstances: DWORD,
+        nOutBufferSize: DWORD,
+        nInBufferSize: DWORD,
+        nDefaultTimeOut: DWORD,
+        lpSecurityAttributes: *mut SECURITY_ATTRIBUTES,
+    ) -> HANDLE;
+    pub fn ConnectNamedPipe(hNamedPipe: HANDLE, lpOverlapped: *mut OVERLAPPED) -> BOOL;
+    pub fn CreateFileA(
+        lpFileName: *const u8,
+        dwDesiredAccess: DWORD,
+        dwShareMode: DWORD,
+        lpSecurityAttributes: *mut SECURITY_ATTRIBUTES,
+        dwCreationDisposition: DWORD,
+        dwFlagsAndAttributes: DWORD,
+        hTemplateFile: HANDLE,
+    ) -> HANDLE;
+    pub fn WaitNamedPipeA(lpNamedPipeName: *const u8, nTimeOut: DWORD) -> BOOL;
+    pub fn GetNamedPipeInfo(
+        hNamedPipe: HANDLE,
+        lpFlags: *mut DWORD,
+        lpOutBufferSize: *mut DWORD,
+        lpInBufferSize: *mut DWORD,
+        lpMaxInstances: *mut DWORD,
+    ) -> BOOL;
+    pub fn PeekNamedPipe(
+        hNamedPipe: HANDLE,
+        lpBuffer: *mut c_void,
+        nBufferSize: DWORD,
+        lpBytesRead: *mut DWORD,
+        lpTotalBytesAvail: *mut DWORD,
+        lpBytesLeftThisMessage: *mut DWORD,
+    ) -> BOOL;
+    pub fn ReadFile(
+        hFile: HANDLE,
+        lpBuffer: *mut c_void,
+        nNumberOfBytesToRead: DWORD,
+        lpNumberOfBytesRead: *mut DWORD,
+        lpOverlapped: *mut OVERLAPPED,
+    ) -> BOOL;
+    pub fn WriteFile(
+        hFile: HANDLE,
+        lpBuffer: *const c_void,
+        nNumberOfBytesToWrite: DWORD,
+        lpNumberOfBytesWritten: *mut DWORD,
+        lpOverlapped: *mut OVERLAPPED,
+    ) -> BOOL;
+    pub fn GetOverlappedResult(
+        hFile: HANDLE,
+        lpOverlapped: *mut OVERLAPPED,
+        lpNumberOfBytesTransferred: *mut DWORD,
+        bWait: BOOL,
+    ) -> BOOL;
+    pub fn CancelIoEx(hFile: HANDLE, lpOverlapped: *mut OVERLAPPED) -> BOOL;
+    pub fn CreateEventA(
+        lpEventAttributes: *mut SECURITY_ATTRIBUTES,
+        bManualReset: BOOL,
+        bInitialState: BOOL,
+        lpName: *const u8,
+    ) -> HANDLE;
+    pub fn WaitForSingleObject(hHandle: HANDLE, dwMilliseconds: DWORD) -> DWORD;
+    pub fn DuplicateHandle(
+        hSourceProcessHandle: HANDLE,
+        hSourceHandle: HANDLE,
+        hTargetProcessHandle: HANDLE,
+        lpTargetHandle: *mut HANDLE,
+        dwDesiredAccess: DWORD,
+        bInheritHandle: BOOL,
+        dwOptions: DWORD,
+    ) -> BOOL;
+    pub fn GetCurrentProcess() -> HANDLE;
+    pub fn CloseHandle(hObject: HANDLE) -> BOOL;
+    pub fn GetLastError() -> DWORD;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{align_of, size_of};
+
+    fn offset<T, F>(base: &T, field: &F) -> usize {
+        field as *const F as usize - base as *const T as usize
+    }
+
+    /// Field offsets of OVERLAPPED and SECURITY_ATTRIBUTES as Microsoft documents them.
+    #[test]
+    fn struct_layouts_match_microsoft() {
+        let word = size_of::<usize>();
+        let ov = OVERLAPPED {
+            Internal: 0,
+            InternalHigh: 0,
+            Offset: 0,
+            OffsetHigh: 0,
+            hEvent: std::ptr::null_mut(),
+        };
+        assert_eq!(offset(&ov, &ov.InternalHigh), word);
+        assert_eq!(offset(&ov, &ov.Offset), 2 * word);
+        assert_eq!(offset(&ov, &ov.OffsetHigh), 2 * word + 4);
+        assert_eq!(offset(&ov, &ov.hEvent), 2 * word + 8);
+        assert_eq!(size_of::<OVERLAPPED>(), 3 * word + 8);
+        assert_eq!(align_of::<OVERLAPPED>(), word);
+
+        let sa = SECURITY_ATTRIBUTES {
+            nLength: 0,
+            lpSecurityDescriptor: std::ptr::null_mut(),
+            bInheritHandle: 0,
+        };
+        assert_eq!(offset(&sa, &sa.lpSecurityDescriptor), word);
+        assert_eq!(offset(&sa, &sa.bInheritHandle), 2 * word);
+        assert_eq!(size_of::<SECURITY_ATTRIBUTES>(), 3 * word);
+    }
+}

@@ -1,0 +1,26 @@
+#![cfg_attr(windows, doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(windows),
+    doc = "Windows named pipes with the API of std's `UnixStream` and `UnixListener`.\n\n\
+           On this platform only the address type is available; see the crate's README."
+)]
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![warn(rust_2018_idioms)]
+
+#[macro_use]
+#[cfg_attr(not(windows), allow(unused_macros))]
+mod trace;
+
+// Only the Windows backend and the host tests drive the engine; other hosts build it
+// so that it is checked and fuzzed everywhere.
+#[cfg_attr(not(windows), allow(dead_code, unused_imports))]
+mod engine;
+mod ffi;
+#[cfg_attr(not(windows), allow(dead_code))]
+mod net;
+#[cfg(windows)]
+mod sys;
+
+pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
+#[cfg(windows)]
+pub use net::{Incoming, WinListener, WinStream};

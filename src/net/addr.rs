@@ -1,0 +1,176 @@
+//! Pipe addresses: `\\.\pipe\NAME`, validated once.
+
+use std::fmt;
+use std::io::{self, ErrorKind};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The prefix every local pipe name starts with (the `pipe` part in any case).
+const PREFIX: &str = r"\\.\pipe\";
+/// Microsoft's limit for a whole pipe name, prefix included.
+const MAX_LEN: usize = 256;
+
+/// The address of a named pipe: `\\.\pipe\NAME`, or unnamed.
+///
+/// As with std's `std::os::unix::net::SocketAddr`, the side that connects has an
+/// unnamed local address, the listening side a named one, and [`WinStream::pair`]
+/// gives two unnamed ends.
+///
+/// A valid name is `\\.\pipe\` (the word `pipe` in any case) followed by at least one
+/// character, at most 256 characters in all, ASCII only (winpipe uses the ANSI Win32
+/// functions), with no NUL and, as Microsoft documents, no backslash after the prefix.
+/// Remote names (`\\server\pipe\NAME`) are not accepted: winpipe is for local IPC.
+///
+/// [`WinStream::pair`]: crate::WinStream::pair
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct WinPipeSocketAddr {
+    name: Option<Arc<str>>,
+}
+
+/// The spelling of [`WinPipeSocketAddr`] in winpipe 0.1's README.
+pub type WinPipeSocketAddress = WinPipeSocketAddr;
+
+impl WinPipeSocketAddr {
+    /// Makes an address from a pipe name such as `\\.\pipe\my-service`.
+    ///
+    /// # Errors
+    /// `InvalidInput`, with a message naming the problem, if the name is not valid (see
+    /// the type's documentation).
+    ///
+    /// ```
+    /// use winpipe::WinPipeSocketAddr;
+    /// let addr = WinPipeSocketAddr::from_pathname(r"\\.\pipe\demo").unwrap();
+    /// assert_eq!(addr.as_pathname().unwrap().to_str(), Some(r"\\.\pipe\demo"));
+    /// let err = WinPipeSocketAddr::from_pathname("demo").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// ```
+    pub fn from_pathname<P: AsRef<Path>>(path: P) -> io::Result<Self> {
+        let name = path.as_ref().to_str().ok_or_else(|| {
+            io::Error::new(ErrorKind::InvalidInput, "pipe name is not valid Unicode")
+        })?;
+        check_name(name).map_err(|problem| io::Error::new(ErrorKind::InvalidInput, problem))?;
+        Ok(WinPipeSocketAddr {
+            name: Some(name.into()),
+        })
+    }
+
+    /// The pipe name, or `None` if the address is unnamed.
+    pub fn as_pathname(&self) -> Option<&Path> {
+        self.name.as_deref().map(Path::new)
+    }
+
+    /// Whether the address has no name: the local address of a client, or either end
+    /// of [`WinStream::pair`](crate::WinStream::pair).
+    pub fn is_unnamed(&self) -> bool {
+        self.name.is_none()
+    }
+
+    pub(crate) fn unnamed() -> Self {
+        WinPipeSocketAddr { name: None }
+    }
+
+    /// The validated name, for the system calls.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl fmt::Debug for WinPipeSocketAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{name:?} (pathname)"),
+            None => f.write_str("(unnamed)"),
+        }
+    }
+}
+
+/// Checks a pipe name; the error says what is wrong with it.
+pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("pipe name is empty");
+    }
+    if name.contains('\0') {
+        return Err("pipe name contains a NUL character");
+    }
+    if !name.is_ascii() {
+        return Err("pipe name contains non-ASCII characters, which the ANSI Win32 calls cannot carry");
+    }
+    if name.len() > MAX_LEN {
+        return Err("pipe name is longer than 256 characters");
+    }
+    let has_prefix = name.len() >= PREFIX.len()
+        && name[..4] == PREFIX[..4]
+        && name[4..PREFIX.len()].eq_ignore_ascii_case(&PREFIX[4..]);
+    if !has_prefix {
+        if name.starts_with(r"\\") && !name.starts_with(r"\\.\") {
+            return Err(r"remote pipe names (\\server\pipe\NAME) are not supported: use \\.\pipe\NAME");
+        }
+        return Err(r"pipe name must start with \\.\pipe\");
+    }
+    let rest = &name[PREFIX.len()..];
+    if rest.is_empty() {
+        return Err(r"pipe name has nothing after \\.\pipe\");
+    }
+    if rest.contains('\\') {
+        return Err(r"pipe name contains a backslash after \\.\pipe\");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(name: &str) -> &'static str {
+        check_name(name).unwrap_err()
+    }
+
+    #[test]
+    fn valid_names() {
+        for name in [
+            r"\\.\pipe\a",
+            r"\\.\PIPE\Service-1.0_x",
+            r"\\.\Pipe\with/slash and space",
+        ] {
+            assert_eq!(check_name(name), Ok(()), "{name}");
+        }
+        let longest = format!(r"\\.\pipe\{}", "x".repeat(MAX_LEN - PREFIX.len()));
+        assert_eq!(longest.len(), 256);
+        assert_eq!(check_name(&longest), Ok(()));
+    }
+
+    #[test]
+    fn each_invalid_name_names_its_problem() {
+        assert!(problem("").contains("empty"));
+        assert!(problem("pipe\\x").contains("must start"));
+        assert!(problem(r"\\.\pip\x").contains("must start"));
+        assert!(problem("\\\\.\\pipe\\a\0b").contains("NUL"));
+        assert!(problem(r"\\.\pipe\é").contains("non-ASCII"));
+        assert!(problem(r"\\.\pipe\").contains("nothing after"));
+        assert!(problem(r"\\.\pipe\a\b").contains("backslash"));
+        assert!(problem(r"\\server\pipe\x").contains("remote"));
+        let long = format!(r"\\.\pipe\{}", "x".repeat(MAX_LEN));
+        assert!(problem(&long).contains("256"));
+    }
+
+    #[test]
+    fn from_pathname_gives_invalid_input() {
+        let err = WinPipeSocketAddr::from_pathname("nope").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains(r"\\.\pipe\"));
+    }
+
+    #[test]
+    fn unnamed_and_named_addresses() {
+        let named = WinPipeSocketAddr::from_pathname(r"\\.\pipe\x").unwrap();
+        assert!(!named.is_unnamed());
+        assert_eq!(named.as_pathname(), Some(Path::new(r"\\.\pipe\x")));
+        assert_eq!(named.clone(), named);
+        assert_eq!(format!("{named:?}"), r#""\\\\.\\pipe\\x" (pathname)"#);
+        let unnamed = WinPipeSocketAddr::unnamed();
+        assert!(unnamed.is_unnamed());
+        assert_eq!(unnamed.as_pathname(), None);
+        assert_ne!(named, unnamed);
+        assert_eq!(format!("{unnamed:?}"), "(unnamed)");
+    }
+}

@@ -1,0 +1,15 @@
+//! The public, safe types.
+
+mod addr;
+#[cfg(windows)]
+mod listener;
+#[cfg(windows)]
+mod shared;
+#[cfg(windows)]
+mod stream;
+
+pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
+#[cfg(windows)]
+pub use listener::{Incoming, WinListener};
+#[cfg(windows)]
+pub use stream::WinStream;

@@ -1,0 +1,509 @@
+//! The only `unsafe` code in winpipe: Win32 calls through `ffi`, wrapped in safe types.
+//!
+//! - `Handle`: an owned kernel handle, closed on drop.
+//! - `Overlapped`: one direction's OVERLAPPED and event. An operation issued on it is
+//!   settled before `submit` returns: the engine settles it, and if it did not, a guard
+//!   cancels it and waits for completion. The kernel therefore never writes into a
+//!   buffer or an OVERLAPPED that has been released.
+//! - The pipe calls: create an instance, open as a client, wait for an instance.
+//!
+//! Every call is traced with its arguments and result.
+
+use crate::engine::{Code, Completion, Dial, Issued, Pending, Port, Request};
+use crate::ffi::*;
+use std::ffi::c_void;
+use std::io;
+use std::marker::PhantomData;
+use std::os::windows::io::{
+    AsRawHandle, BorrowedHandle, FromRawHandle, IntoRawHandle, OwnedHandle, RawHandle,
+};
+use std::ptr::{self, null_mut};
+use std::time::Duration;
+
+/// `STATUS_PENDING`: the value of `OVERLAPPED::Internal` while the kernel owns it.
+const STATUS_PENDING: usize = 0x103;
+/// The longest pipe name plus its NUL, with room to spare.
+const NAME_CAPACITY: usize = 260;
+/// `ERROR_INVALID_NAME`, for a name the A functions cannot take.
+const ERROR_INVALID_NAME: Code = 123;
+
+fn last_error() -> Code {
+    // SAFETY: GetLastError has no preconditions.
+    unsafe { GetLastError() }
+}
+
+/// Milliseconds for a Win32 wait: rounded up (a sub-millisecond wait never becomes 0),
+/// below INFINITE unless `None`.
+pub(crate) fn wait_millis(timeout: Option<Duration>) -> DWORD {
+    match timeout {
+        None => INFINITE,
+        Some(t) => {
+            let ms = (t.as_nanos() + 999_999) / 1_000_000;
+            ms.min(u128::from(INFINITE - 1)) as DWORD
+        }
+    }
+}
+
+/// A NUL-terminated copy of `name` for the A functions, on the stack.
+fn c_name(name: &str) -> Result<[u8; NAME_CAPACITY], Code> {
+    let bytes = name.as_bytes();
+    if bytes.len() >= NAME_CAPACITY || bytes.contains(&0) {
+        return Err(ERROR_INVALID_NAME);
+    }
+    let mut buf = [0u8; NAME_CAPACITY];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Ok(buf)
+}
+
+/// An owned kernel handle, closed on drop.
+#[derive(Debug)]
+pub(crate) struct Handle(HANDLE);
+
+// SAFETY: a kernel handle is a process-wide value that any thread may use.
+unsafe impl Send for Handle {}
+// SAFETY: as above; the calls made through `&Handle` are thread-safe in the kernel.
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    /// Takes ownership of what a creating call returned, or its error.
+    fn from_created(raw: HANDLE) -> Result<Handle, Code> {
+        if raw.is_null() || raw == INVALID_HANDLE_VALUE {
+            Err(last_error())
+        } else {
+            Ok(Handle(raw))
+        }
+    }
+
+    pub(crate) fn raw(&self) -> HANDLE {
+        self.0
+    }
+
+    /// A second handle to the same pipe (`DuplicateHandle`, same access).
+    pub(crate) fn duplicate(&self) -> io::Result<Handle> {
+        let mut out: HANDLE = null_mut();
+        // SAFETY: both process handles are the current-process pseudo handle, the
+        // source is our open handle and `out` is a valid place for the result.
+        let ok = unsafe {
+            let me = GetCurrentProcess();
+            DuplicateHandle(me, self.0, me, &mut out, 0, FALSE, DUPLICATE_SAME_ACCESS)
+        };
+        let err = if ok == FALSE { last_error() } else { 0 };
+        trace!("DuplicateHandle({:?}) = {} {:?} err={}", self.0, ok, out, err);
+        if ok == FALSE {
+            return Err(crate::engine::os_error(err));
+        }
+        Ok(Handle(out))
+    }
+
+    pub(crate) fn borrow(&self) -> BorrowedHandle<'_> {
+        // SAFETY: the handle is open for as long as `self` is borrowed.
+        unsafe { BorrowedHandle::borrow_raw(self.0) }
+    }
+
+    pub(crate) fn into_owned(self) -> OwnedHandle {
+        let raw = self.0;
+        std::mem::forget(self);
+        // SAFETY: we owned `raw` and gave up closing it by forgetting `self`.
+        unsafe { OwnedHandle::from_raw_handle(raw) }
+    }
+
+    pub(crate) fn from_owned(owned: OwnedHandle) -> Handle {
+        Handle(owned.into_raw_handle())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: we own the handle and nothing uses it after this.
+        let ok = unsafe { CloseHandle(self.0) };
+        trace!("CloseHandle({:?}) = {}", self.0, ok);
+    }
+}
+
+/// Takes ownership of a pipe handle, as `FromRawHandle` documents for `WinStream`.
+impl FromRawHandle for crate::WinStream {
+    unsafe fn from_raw_handle(raw: RawHandle) -> Self {
+        // SAFETY: the caller promises `raw` is an open handle it owns and gives to us.
+        let owned = unsafe { OwnedHandle::from_raw_handle(raw) };
+        crate::WinStream::from(owned)
+    }
+}
+
+/// A manual-reset event for one OVERLAPPED.
+#[derive(Debug)]
+struct Event(Handle);
+
+impl Event {
+    fn new() -> Result<Event, Code> {
+        // SAFETY: no security attributes and no name: plain arguments only.
+        let raw = unsafe { CreateEventA(null_mut(), TRUE, FALSE, ptr::null()) };
+        trace!("CreateEventA(manual reset) = {:?}", raw);
+        Handle::from_created(raw).map(Event)
+    }
+}
+
+/// A raw pipe handle value, for `cancel_all`.
+pub(crate) type RawPipe = HANDLE;
+
+/// Cancels every operation in flight on `raw` (`CancelIoEx`), to wake blocked calls
+/// when a setting changes. The caller keeps `raw` open during the call.
+pub(crate) fn cancel_all(raw: RawPipe) {
+    // SAFETY: a NULL OVERLAPPED cancels all of the handle's requests; the handle is open.
+    let ok = unsafe { CancelIoEx(raw, null_mut()) };
+    trace!("CancelIoEx({:?}, all) = {}", raw, ok);
+}
+
+/// One direction of a pipe: its OVERLAPPED and the event the kernel signals. The event
+/// is made on first use, once.
+pub(crate) struct Overlapped {
+    ov: OVERLAPPED,
+    event: Option<Event>,
+}
+
+// SAFETY: the raw pointer inside OVERLAPPED is our own event handle; no operation is in
+// flight outside `submit`, which holds `&mut self`.
+unsafe impl Send for Overlapped {}
+
+impl Overlapped {
+    pub(crate) fn new() -> Self {
+        Overlapped {
+            ov: blank_overlapped(null_mut()),
+            event: None,
+        }
+    }
+
+    /// The port for operations on `file` through this OVERLAPPED.
+    pub(crate) fn on<'a>(&'a mut self, file: &'a Handle) -> Bound<'a> {
+        Bound { file, slot: self }
+    }
+}
+
+fn blank_overlapped(event: HANDLE) -> OVERLAPPED {
+    OVERLAPPED {
+        Internal: 0,
+        InternalHigh: 0,
+        Offset: 0,
+        OffsetHigh: 0,
+        hEvent: event,
+    }
+}
+
+/// An OVERLAPPED bound to a handle: the Windows implementation of the engine's `Port`.
+pub(crate) struct Bound<'a> {
+    file: &'a Handle,
+    slot: &'a mut Overlapped,
+}
+
+impl Port for Bound<'_> {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        let event = match &self.slot.event {
+            Some(event) => event.0.raw(),
+            None => match Event::new() {
+                Ok(event) => self.slot.event.insert(event).0.raw(),
+                Err(code) => return drive(Issued::Done(Completion::failed(code))),
+            },
+        };
+        self.slot.ov = blank_overlapped(event);
+        let ov: *mut OVERLAPPED = &mut self.slot.ov;
+        let file = self.file.raw();
+        let (ok, what, len) = match request {
+            // SAFETY: the buffer and the OVERLAPPED stay borrowed until this function
+            // returns, and it returns only after the operation settled (the engine
+            // settles it, `InFlight`'s drop otherwise). Byte count is NULL as
+            // documented for overlapped calls; the length is at most the slice's.
+            Request::Read(buf) => unsafe {
+                let len = crate::engine::clamp_len(buf.len()) as DWORD;
+                let ok = ReadFile(file, buf.as_mut_ptr().cast(), len, null_mut(), ov);
+                (ok, "ReadFile", len)
+            },
+            // SAFETY: as for ReadFile; the kernel only reads the buffer.
+            Request::Write(buf) => unsafe {
+                let len = crate::engine::clamp_len(buf.len()) as DWORD;
+                let ok = WriteFile(file, buf.as_ptr().cast::<c_void>(), len, null_mut(), ov);
+                (ok, "WriteFile", len)
+            },
+            // SAFETY: as for ReadFile, with no buffer.
+            Request::Connect => unsafe { (ConnectNamedPipe(file, ov), "ConnectNamedPipe", 0) },
+        };
+        let err = if ok == FALSE { last_error() } else { 0 };
+        trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
+        let mut op = InFlight {
+            file,
+            ov,
+            settled: false,
+            _lent: PhantomData,
+        };
+        if ok == FALSE && err != ERROR_IO_PENDING {
+            op.settled = true;
+            return drive(Issued::Done(Completion::failed(err)));
+        }
+        match op.poll() {
+            Some(done) => drive(Issued::Done(done)),
+            None => drive(Issued::Pending(&mut op)),
+        }
+        // `op` drops here: if the engine left it unsettled, it is cancelled and awaited.
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        let len = crate::engine::clamp_len(buf.len()) as DWORD;
+        let mut read: DWORD = 0;
+        // SAFETY: the buffer is valid for `len` bytes; the count pointer is ours; the
+        // unused out-parameters are NULL, which PeekNamedPipe allows.
+        let ok = unsafe {
+            PeekNamedPipe(
+                self.file.raw(),
+                buf.as_mut_ptr().cast(),
+                len,
+                &mut read,
+                null_mut(),
+                null_mut(),
+            )
+        };
+        let err = if ok == FALSE { last_error() } else { 0 };
+        trace!("PeekNamedPipe({:?}, len={}) = {} read={} err={}", self.file.raw(), len, ok, read, err);
+        if ok == FALSE {
+            return Err(err);
+        }
+        Ok(read as usize)
+    }
+}
+
+/// An operation the kernel may still be working on. Its buffer and OVERLAPPED stay
+/// borrowed (`'a`) until it is settled; dropping it unsettled cancels it and waits.
+struct InFlight<'a> {
+    file: HANDLE,
+    ov: *mut OVERLAPPED,
+    settled: bool,
+    _lent: PhantomData<&'a mut ()>,
+}
+
+impl InFlight<'_> {
+    /// `GetOverlappedResult`, waiting or not.
+    fn result(&mut self, wait: bool) -> Option<Completion> {
+        let mut bytes: DWORD = 0;
+        // SAFETY: `ov` points to the OVERLAPPED of this operation, alive while `self` is.
+        let ok = unsafe { GetOverlappedResult(self.file, self.ov, &mut bytes, wait as BOOL) };
+        let err = if ok == FALSE { last_error() } else { 0 };
+        trace!(
+            "GetOverlappedResult({:?}, wait={}) = {} bytes={} err={}",
+            self.file,
+            wait,
+            ok,
+            bytes,
+            err
+        );
+        if ok == FALSE && err == ERROR_IO_INCOMPLETE {
+            return None;
+        }
+        if self.still_pending() {
+            // The wait itself failed: the operation is still the kernel's.
+            return None;
+        }
+        self.settled = true;
+        Some(Completion {
+            bytes: bytes as usize,
+            error: (ok == FALSE).then_some(err),
+        })
+    }
+
+    fn still_pending(&self) -> bool {
+        // SAFETY: reading the status word the kernel updates; volatile because the
+        // kernel writes it behind the compiler's back.
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ov).Internal)) == STATUS_PENDING }
+    }
+
+    fn event(&self) -> HANDLE {
+        // SAFETY: `hEvent` is set before the operation is issued and never written by
+        // the kernel.
+        unsafe { (*self.ov).hEvent }
+    }
+}
+
+impl Pending for InFlight<'_> {
+    fn poll(&mut self) -> Option<Completion> {
+        self.result(false)
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) {
+        let ms = wait_millis(timeout);
+        // SAFETY: the event is open for as long as its Overlapped lives, which outlives us.
+        let status = unsafe { WaitForSingleObject(self.event(), ms) };
+        trace!("WaitForSingleObject({:?}, {}) = {:#x}", self.event(), ms, status);
+    }
+
+    fn cancel(&mut self) {
+        // SAFETY: cancels exactly this operation; handle and OVERLAPPED are alive.
+        let ok = unsafe { CancelIoEx(self.file, self.ov) };
+        let err = if ok == FALSE { last_error() } else { 0 };
+        trace!("CancelIoEx({:?}, {:?}) = {} err={}", self.file, self.ov, ok, err);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        self.cancel();
+        if self.result(true).is_none() {
+            // The kernel may still write into memory we are about to release, and we
+            // cannot wait for it: stopping is the only sound choice (std does the same).
+            std::process::abort();
+        }
+    }
+}
+
+/// Pipe mode and access for every server instance: byte stream, blocking mode (the
+/// overlapped flag gives asynchrony), remote clients rejected unless asked.
+fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
+    let mut open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
+    if first {
+        open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
+    }
+    let mut pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT;
+    if reject_remote {
+        pipe_mode |= PIPE_REJECT_REMOTE_CLIENTS;
+    }
+    (open_mode, pipe_mode)
+}
+
+/// Creates one server instance of `name` (`CreateNamedPipeA`) with `buffer` bytes each
+/// way. `first` asks the system to fail if the name exists already.
+pub(crate) fn create_instance(
+    name: &str,
+    first: bool,
+    reject_remote: bool,
+    buffer: u32,
+) -> Result<Handle, Code> {
+    let c = c_name(name)?;
+    let (open_mode, pipe_mode) = create_flags(first, reject_remote);
+    // SAFETY: `c` is NUL-terminated; default security; the rest are plain values.
+    let raw = unsafe {
+        CreateNamedPipeA(
+            c.as_ptr(),
+            open_mode,
+            pipe_mode,
+            PIPE_UNLIMITED_INSTANCES,
+            buffer,
+            buffer,
+            0,
+            null_mut(),
+        )
+    };
+    let result = Handle::from_created(raw);
+    trace!(
+        "CreateNamedPipeA({:?}, {:#x}, {:#x}, {}) = {:?}",
+        name,
+        open_mode,
+        pipe_mode,
+        buffer,
+        result
+    );
+    result
+}
+
+/// Opens `name` as a client (`CreateFileA`), read and write, overlapped, allowing the
+/// server only to identify us, not to impersonate us.
+pub(crate) fn open_client(name: &str) -> Result<Handle, Code> {
+    let c = c_name(name)?;
+    let flags = FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION;
+    // SAFETY: `c` is NUL-terminated; no security attributes, no template.
+    let raw = unsafe {
+        CreateFileA(
+            c.as_ptr(),
+            GENERIC_READ | GENERIC_WRITE,
+            0,
+            null_mut(),
+            OPEN_EXISTING,
+            flags,
+            null_mut(),
+        )
+    };
+    let result = Handle::from_created(raw);
+    trace!("CreateFileA({:?}, {:#x}) = {:?}", name, flags, result);
+    result
+}
+
+/// Waits up to `timeout` for an instance of `name` to be free (`WaitNamedPipeA`).
+/// ERROR_FILE_NOT_FOUND at once if no instance exists.
+pub(crate) fn wait_for_instance(name: &str, timeout: Duration) -> Result<(), Code> {
+    let c = c_name(name)?;
+    // 0 would mean "the server's default", so wait at least 1 ms.
+    let ms = wait_millis(Some(timeout)).max(1);
+    // SAFETY: `c` is NUL-terminated.
+    let ok = unsafe { WaitNamedPipeA(c.as_ptr(), ms) };
+    let err = if ok == FALSE { last_error() } else { 0 };
+    trace!("WaitNamedPipeA({:?}, {}) = {} err={}", name, ms, ok, err);
+    if ok == FALSE {
+        Err(err)
+    } else {
+        Ok(())
+    }
+}
+
+/// What `GetNamedPipeInfo` says of a pipe handle.
+pub(crate) struct PipeInfo {
+    /// The handle is the server end.
+    pub server_end: bool,
+    /// The smaller of the two buffer sizes, if not zero.
+    pub buffer: Option<usize>,
+}
+
+/// Asks `GetNamedPipeInfo`; `None` if the handle is not a pipe.
+pub(crate) fn pipe_info(file: &Handle) -> Option<PipeInfo> {
+    let (mut flags, mut out_size, mut in_size): (DWORD, DWORD, DWORD) = (0, 0, 0);
+    // SAFETY: the out-pointers are ours; the unused one is NULL, which is allowed.
+    let ok = unsafe {
+        GetNamedPipeInfo(
+            file.raw(),
+            &mut flags,
+            &mut out_size,
+            &mut in_size,
+            null_mut(),
+        )
+    };
+    trace!(
+        "GetNamedPipeInfo({:?}) = {} flags={:#x} out={} in={}",
+        file.raw(),
+        ok,
+        flags,
+        out_size,
+        in_size
+    );
+    if ok == FALSE {
+        return None;
+    }
+    let smaller = out_size.min(in_size) as usize;
+    Some(PipeInfo {
+        server_end: flags & PIPE_SERVER_END != 0,
+        buffer: (smaller > 0).then_some(smaller),
+    })
+}
+
+/// The Windows side of connecting: `CreateFileA`, `WaitNamedPipeA` and a sleep.
+pub(crate) struct Dialer<'a> {
+    pub name: &'a str,
+}
+
+impl Dial for Dialer<'_> {
+    type Handle = Handle;
+
+    fn open(&mut self) -> Result<Handle, Code> {
+        open_client(self.name)
+    }
+
+    fn wait_for_instance(&mut self, timeout: Duration) {
+        // The result does not matter: the next attempt to open tells.
+        let _ = wait_for_instance(self.name, timeout);
+    }
+
+    fn sleep(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+}
+
+impl AsRawHandle for Handle {
+    fn as_raw_handle(&self) -> RawHandle {
+        self.0
+    }
+}
