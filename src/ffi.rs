@@ -4,7 +4,12 @@
 //! checks can use them; the functions exist only on Windows. Layouts follow
 //! Microsoft's documentation (minwinbase.h, minwindef.h, winbase.h, winerror.h) and
 //! are pointer-size aware, so they hold on 32- and 64-bit Windows alike.
-#![allow(non_camel_case_types, non_snake_case, dead_code, clippy::upper_case_acronyms)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    clippy::upper_case_acronyms
+)]
 
 use std::ffi::c_void;
 

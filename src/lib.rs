@@ -21,6 +21,6 @@ mod net;
 #[cfg(windows)]
 mod sys;
 
-pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
 #[cfg(windows)]
-pub use net::{Incoming, WinListener, WinStream};
+pub use net::{Incoming, WinListener, WinStream, DEFAULT_CONNECT_TIMEOUT};
+pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};

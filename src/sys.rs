@@ -88,7 +88,13 @@ impl Handle {
             DuplicateHandle(me, self.0, me, &mut out, 0, FALSE, DUPLICATE_SAME_ACCESS)
         };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!("DuplicateHandle({:?}) = {} {:?} err={}", self.0, ok, out, err);
+        trace!(
+            "DuplicateHandle({:?}) = {} {:?} err={}",
+            self.0,
+            ok,
+            out,
+            err
+        );
         if ok == FALSE {
             return Err(crate::engine::os_error(err));
         }
@@ -260,7 +266,14 @@ impl Port for Bound<'_> {
             )
         };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!("PeekNamedPipe({:?}, len={}) = {} read={} err={}", self.file.raw(), len, ok, read, err);
+        trace!(
+            "PeekNamedPipe({:?}, len={}) = {} read={} err={}",
+            self.file.raw(),
+            len,
+            ok,
+            read,
+            err
+        );
         if ok == FALSE {
             return Err(err);
         }
@@ -328,14 +341,25 @@ impl Pending for InFlight<'_> {
         let ms = wait_millis(timeout);
         // SAFETY: the event is open for as long as its Overlapped lives, which outlives us.
         let status = unsafe { WaitForSingleObject(self.event(), ms) };
-        trace!("WaitForSingleObject({:?}, {}) = {:#x}", self.event(), ms, status);
+        trace!(
+            "WaitForSingleObject({:?}, {}) = {:#x}",
+            self.event(),
+            ms,
+            status
+        );
     }
 
     fn cancel(&mut self) {
         // SAFETY: cancels exactly this operation; handle and OVERLAPPED are alive.
         let ok = unsafe { CancelIoEx(self.file, self.ov) };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!("CancelIoEx({:?}, {:?}) = {} err={}", self.file, self.ov, ok, err);
+        trace!(
+            "CancelIoEx({:?}, {:?}) = {} err={}",
+            self.file,
+            self.ov,
+            ok,
+            err
+        );
     }
 }
 

@@ -31,9 +31,7 @@ pub(crate) fn accept<L: Listen>(
         None => listener.create().map_err(os_error)?,
     };
     loop {
-        let (done, stop) = instance.submit(Request::Connect, |issued| {
-            drive(issued, policy, clock)
-        });
+        let (done, stop) = instance.submit(Request::Connect, |issued| drive(issued, policy, clock));
         match done.error {
             None | Some(ERROR_PIPE_CONNECTED) | Some(ERROR_NO_DATA) => break,
             Some(ERROR_OPERATION_ABORTED) => {
@@ -63,6 +61,8 @@ fn accept_stopped(stop: Stop) -> io::Error {
     match stop {
         Stop::TimedOut => ErrorKind::TimedOut.into(),
         Stop::WouldBlock => ErrorKind::WouldBlock.into(),
-        Stop::Shutdown => io::Error::new(ErrorKind::ConnectionAborted, "the listener was shut down"),
+        Stop::Shutdown => {
+            io::Error::new(ErrorKind::ConnectionAborted, "the listener was shut down")
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Reads, writes and peeks on a connected pipe.
 
-use super::{clamp_len, decide, drive, os_error, Clock, Code, Completion, Policy, Port, Request, Stop};
+use super::{
+    clamp_len, decide, drive, os_error, Clock, Code, Completion, Policy, Port, Request, Stop,
+};
 use crate::ffi::{ERROR_BROKEN_PIPE, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED};
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
@@ -182,7 +184,10 @@ pub(crate) fn read_vectored(
             None => read(port, &mut [], policy, clock),
         };
     }
-    let total = bufs.iter().map(|b| b.len()).fold(0usize, usize::saturating_add);
+    let total = bufs
+        .iter()
+        .map(|b| b.len())
+        .fold(0usize, usize::saturating_add);
     let len = total.min(cap);
     if scratch.len() < len {
         scratch.resize(len, 0);

@@ -135,7 +135,10 @@ fn a_setter_cancelling_the_read_does_not_fail_it() {
         aborted: false,
     };
     let mut buf = [0; 4];
-    assert_eq!(read(&mut aborted_once, &mut buf, &blocking(), &clock).unwrap(), 2);
+    assert_eq!(
+        read(&mut aborted_once, &mut buf, &blocking(), &clock).unwrap(),
+        2
+    );
     assert_eq!(&buf[..2], b"ok");
     assert_eq!(port.0.borrow().issued, 2);
 }
@@ -187,7 +190,10 @@ fn blocked_write_completes_when_the_peer_drains() {
     port.0.borrow_mut().outbound.extend(b"full");
     port.0.borrow_mut().at(15, Event::Drain(4));
     let clock = port.clock();
-    assert_eq!(write(&mut port, b"next", 4, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(
+        write(&mut port, b"next", 4, &blocking(), &clock).unwrap(),
+        4
+    );
     assert_eq!(port.0.borrow().delivered, b"full");
     assert_eq!(clock.now(), ms(15));
 }
@@ -257,7 +263,15 @@ fn vectored_read_scatters_one_read() {
     let (mut a, mut b) = ([0; 3], [0; 8]);
     let mut slices = [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)];
     let mut scratch = Vec::new();
-    let n = read_vectored(&mut port, &mut slices, &mut scratch, 64, &blocking(), &clock).unwrap();
+    let n = read_vectored(
+        &mut port,
+        &mut slices,
+        &mut scratch,
+        64,
+        &blocking(),
+        &clock,
+    )
+    .unwrap();
     assert_eq!(n, 7);
     assert_eq!(&a, b"abc");
     assert_eq!(&b[..4], b"defg");
@@ -283,7 +297,10 @@ fn peek_times_out_and_sees_eof() {
     let err = peek(&mut port, &mut [0; 4], &timeout(30), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     port.0.borrow_mut().peer_closed = true;
-    assert_eq!(peek(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(), 0);
+    assert_eq!(
+        peek(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(),
+        0
+    );
 }
 
 /// A dialer that answers from a script of results, one per attempt.
@@ -398,7 +415,10 @@ impl Pending for NoClient {
             .then(|| Completion::failed(ERROR_OPERATION_ABORTED))
     }
     fn wait(&mut self, timeout: Option<Duration>) {
-        assert!(timeout.is_some(), "waits forever for a client that never comes");
+        assert!(
+            timeout.is_some(),
+            "waits forever for a client that never comes"
+        );
     }
     fn cancel(&mut self) {
         self.cancelled = true;
@@ -406,7 +426,7 @@ impl Pending for NoClient {
 }
 
 thread_local! {
-    static ANSWERS: RefCell<Vec<Answer>> = RefCell::new(Vec::new());
+    static ANSWERS: RefCell<Vec<Answer>> = const { RefCell::new(Vec::new()) };
 }
 
 fn set_answers(answers: Vec<Answer>) {
@@ -472,7 +492,11 @@ fn accept_counts_early_and_departed_clients_as_connected() {
             accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
         assert_eq!(accepted.id, 1);
         assert!(refill.is_none());
-        assert_eq!(listening.as_ref().map(|i| i.id), Some(2), "a fresh instance listens");
+        assert_eq!(
+            listening.as_ref().map(|i| i.id),
+            Some(2),
+            "a fresh instance listens"
+        );
     }
 }
 

@@ -13,15 +13,13 @@ const MAX_LEN: usize = 256;
 /// The address of a named pipe: `\\.\pipe\NAME`, or unnamed.
 ///
 /// As with std's `std::os::unix::net::SocketAddr`, the side that connects has an
-/// unnamed local address, the listening side a named one, and [`WinStream::pair`]
+/// unnamed local address, the listening side a named one, and `WinStream::pair`
 /// gives two unnamed ends.
 ///
 /// A valid name is `\\.\pipe\` (the word `pipe` in any case) followed by at least one
 /// character, at most 256 characters in all, ASCII only (winpipe uses the ANSI Win32
 /// functions), with no NUL and, as Microsoft documents, no backslash after the prefix.
 /// Remote names (`\\server\pipe\NAME`) are not accepted: winpipe is for local IPC.
-///
-/// [`WinStream::pair`]: crate::WinStream::pair
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct WinPipeSocketAddr {
     name: Option<Arc<str>>,
@@ -60,7 +58,7 @@ impl WinPipeSocketAddr {
     }
 
     /// Whether the address has no name: the local address of a client, or either end
-    /// of [`WinStream::pair`](crate::WinStream::pair).
+    /// of `WinStream::pair`.
     pub fn is_unnamed(&self) -> bool {
         self.name.is_none()
     }
@@ -93,7 +91,9 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("pipe name contains a NUL character");
     }
     if !name.is_ascii() {
-        return Err("pipe name contains non-ASCII characters, which the ANSI Win32 calls cannot carry");
+        return Err(
+            "pipe name contains non-ASCII characters, which the ANSI Win32 calls cannot carry",
+        );
     }
     if name.len() > MAX_LEN {
         return Err("pipe name is longer than 256 characters");
@@ -103,7 +103,9 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         && name[4..PREFIX.len()].eq_ignore_ascii_case(&PREFIX[4..]);
     if !has_prefix {
         if name.starts_with(r"\\") && !name.starts_with(r"\\.\") {
-            return Err(r"remote pipe names (\\server\pipe\NAME) are not supported: use \\.\pipe\NAME");
+            return Err(
+                r"remote pipe names (\\server\pipe\NAME) are not supported: use \\.\pipe\NAME",
+            );
         }
         return Err(r"pipe name must start with \\.\pipe\");
     }

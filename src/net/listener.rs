@@ -103,9 +103,9 @@ impl WinListener {
 
     /// Binds to `addr`, as [`bind`](Self::bind).
     pub fn bind_addr(addr: &WinPipeSocketAddr) -> io::Result<WinListener> {
-        let name = addr
-            .name()
-            .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "cannot bind an unnamed address"))?;
+        let name = addr.name().ok_or_else(|| {
+            io::Error::new(ErrorKind::InvalidInput, "cannot bind an unnamed address")
+        })?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE below makes Windows refuse a name in use, but
         // Wine ignores that flag: look for an existing instance first as well.
         match sys::wait_for_instance(name, Duration::from_millis(1)) {
@@ -192,12 +192,17 @@ impl WinListener {
     /// `true` by default. As in winpipe 0.1 it applies to instances created after the
     /// call: the instance already waiting keeps its setting until it is accepted.
     pub fn reject_remote(&self, reject_remote: bool) {
-        self.inner.reject_remote.store(reject_remote, Ordering::Relaxed);
+        self.inner
+            .reject_remote
+            .store(reject_remote, Ordering::Relaxed);
     }
 }
 
 fn in_use(name: &str) -> io::Error {
-    io::Error::new(ErrorKind::AddrInUse, format!("{name} is already in use by another listener"))
+    io::Error::new(
+        ErrorKind::AddrInUse,
+        format!("{name} is already in use by another listener"),
+    )
 }
 
 /// The handle of the newest pipe instance: the one waiting for the next client. It
@@ -210,7 +215,9 @@ impl AsRawHandle for WinListener {
 
 impl fmt::Debug for WinListener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WinListener").field("name", &self.inner.addr).finish()
+        f.debug_struct("WinListener")
+            .field("name", &self.inner.addr)
+            .finish()
     }
 }
 

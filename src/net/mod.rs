@@ -12,4 +12,4 @@ pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
 #[cfg(windows)]
 pub use listener::{Incoming, WinListener};
 #[cfg(windows)]
-pub use stream::WinStream;
+pub use stream::{WinStream, DEFAULT_CONNECT_TIMEOUT};

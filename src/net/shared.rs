@@ -9,7 +9,9 @@ use std::time::Duration;
 /// Locks a mutex, ignoring poisoning: nothing in winpipe panics while holding one, and a
 /// user's panic elsewhere must not make the stream unusable.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The settings std keeps per socket: shared by every clone.

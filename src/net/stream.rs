@@ -8,7 +8,9 @@ use crate::sys::{self, Handle, Overlapped};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
-use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::io::{
+    AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,7 +67,12 @@ pub struct WinStream {
 }
 
 impl WinStream {
-    fn new(handle: Handle, side: Side, name: WinPipeSocketAddr, read_slot: Option<Overlapped>) -> Self {
+    fn new(
+        handle: Handle,
+        side: Side,
+        name: WinPipeSocketAddr,
+        read_slot: Option<Overlapped>,
+    ) -> Self {
         let shared = Shared::new();
         Self::with_shared(handle, side, name, read_slot, &shared)
     }
@@ -125,7 +132,10 @@ impl WinStream {
     ///
     /// # Errors
     /// As [`connect`](Self::connect); a zero `timeout` is `InvalidInput`.
-    pub fn connect_with_timeout<P: AsRef<Path>>(path: P, timeout: Duration) -> io::Result<WinStream> {
+    pub fn connect_with_timeout<P: AsRef<Path>>(
+        path: P,
+        timeout: Duration,
+    ) -> io::Result<WinStream> {
         Self::connect_addr_with_timeout(&WinPipeSocketAddr::from_pathname(path)?, timeout)
     }
 
@@ -134,13 +144,22 @@ impl WinStream {
     /// While nobody listens it tries again after 1, 2, 4 … up to 50 ms; while every
     /// instance is busy it waits for one with `WaitNamedPipeA`. The server may identify
     /// the client but not impersonate it (`SECURITY_IDENTIFICATION`).
-    pub fn connect_addr_with_timeout(addr: &WinPipeSocketAddr, timeout: Duration) -> io::Result<WinStream> {
+    pub fn connect_addr_with_timeout(
+        addr: &WinPipeSocketAddr,
+        timeout: Duration,
+    ) -> io::Result<WinStream> {
         if timeout.is_zero() {
-            return Err(io::Error::new(ErrorKind::InvalidInput, "cannot connect with a zero timeout"));
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "cannot connect with a zero timeout",
+            ));
         }
-        let name = addr
-            .name()
-            .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "cannot connect to an unnamed address"))?;
+        let name = addr.name().ok_or_else(|| {
+            io::Error::new(
+                ErrorKind::InvalidInput,
+                "cannot connect to an unnamed address",
+            )
+        })?;
         let handle = engine::connect(&mut sys::Dialer { name }, name, timeout, &Since::start())?;
         Ok(WinStream::new(handle, Side::Client, addr.clone(), None))
     }
@@ -160,22 +179,23 @@ impl WinStream {
     /// ```
     pub fn pair() -> io::Result<(WinStream, WinStream)> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
         let name = format!(
             r"\\.\pipe\winpipe-pair-{}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed),
             nanos
         );
-        let server = sys::create_instance(&name, true, true, PIPE_BUFFER as u32).map_err(engine::os_error)?;
+        let server = sys::create_instance(&name, true, true, PIPE_BUFFER as u32)
+            .map_err(engine::os_error)?;
         let client = sys::open_client(&name).map_err(engine::os_error)?;
         // The client is already there: ConnectNamedPipe says ERROR_PIPE_CONNECTED.
         let mut slot = Overlapped::new();
-        let (done, _) = slot
-            .on(&server)
-            .submit(Request::Connect, |issued| {
-                engine::drive(issued, &Policy::default, &Since::start())
-            });
+        let (done, _) = slot.on(&server).submit(Request::Connect, |issued| {
+            engine::drive(issued, &Policy::default, &Since::start())
+        });
         match done.error {
             None | Some(ERROR_PIPE_CONNECTED) => {}
             Some(code) => return Err(engine::os_error(code)),
@@ -191,7 +211,13 @@ impl WinStream {
     /// Timeouts, nonblocking mode and shutdown are shared with the original.
     pub fn try_clone(&self) -> io::Result<WinStream> {
         let handle = self.handle.duplicate()?;
-        Ok(WinStream::with_shared(handle, self.side, self.name.clone(), None, self.shared()))
+        Ok(WinStream::with_shared(
+            handle,
+            self.side,
+            self.name.clone(),
+            None,
+            self.shared(),
+        ))
     }
 
     /// This end's address: the pipe name on the server side, unnamed on the client side
@@ -288,39 +314,72 @@ impl WinStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut reader = lock(&self.reader);
         let mut port = reader.slot.on(&self.handle);
-        engine::peek(&mut port, buf, &|| self.shared().read_policy(), &Since::start())
+        engine::peek(
+            &mut port,
+            buf,
+            &|| self.shared().read_policy(),
+            &Since::start(),
+        )
     }
 
     fn read_once(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut reader = lock(&self.reader);
         let mut port = reader.slot.on(&self.handle);
-        engine::read(&mut port, buf, &|| self.shared().read_policy(), &Since::start())
+        engine::read(
+            &mut port,
+            buf,
+            &|| self.shared().read_policy(),
+            &Since::start(),
+        )
     }
 
     fn read_slices(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let mut reader = lock(&self.reader);
         let Direction { slot, scratch } = &mut *reader;
         let policy = || self.shared().read_policy();
-        engine::read_vectored(&mut slot.on(&self.handle), bufs, scratch, PIPE_BUFFER, &policy, &Since::start())
+        engine::read_vectored(
+            &mut slot.on(&self.handle),
+            bufs,
+            scratch,
+            PIPE_BUFFER,
+            &policy,
+            &Since::start(),
+        )
     }
 
     fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
         let mut writer = lock(&self.writer);
         let mut port = writer.slot.on(&self.handle);
-        engine::write(&mut port, buf, self.write_cap, &|| self.shared().write_policy(), &Since::start())
+        engine::write(
+            &mut port,
+            buf,
+            self.write_cap,
+            &|| self.shared().write_policy(),
+            &Since::start(),
+        )
     }
 
     fn write_slices(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut writer = lock(&self.writer);
         let Direction { slot, scratch } = &mut *writer;
         let policy = || self.shared().write_policy();
-        engine::write_vectored(&mut slot.on(&self.handle), bufs, scratch, self.write_cap, &policy, &Since::start())
+        engine::write_vectored(
+            &mut slot.on(&self.handle),
+            bufs,
+            scratch,
+            self.write_cap,
+            &policy,
+            &Since::start(),
+        )
     }
 }
 
 fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
     if timeout == Some(Duration::ZERO) {
-        return Err(io::Error::new(ErrorKind::InvalidInput, "cannot set a 0 duration timeout"));
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
     }
     Ok(())
 }
@@ -406,7 +465,9 @@ impl IntoRawHandle for WinStream {
 impl From<WinStream> for OwnedHandle {
     fn from(stream: WinStream) -> OwnedHandle {
         let WinStream {
-            registration, handle, ..
+            registration,
+            handle,
+            ..
         } = stream;
         drop(registration);
         handle.into_owned()
