@@ -94,6 +94,15 @@ fn eof_after_every_buffered_byte() {
 }
 
 #[test]
+fn a_peer_closing_during_a_blocked_read_gives_eof() {
+    let mut port = SimPort::new(64);
+    port.0.borrow_mut().at(40, Event::Close);
+    let clock = port.clock();
+    assert_eq!(read(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(), 0);
+    assert_eq!(clock.now(), ms(40));
+}
+
+#[test]
 fn a_timeout_set_while_blocked_is_obeyed() {
     let mut port = SimPort::new(64);
     // Nothing ever arrives; at 20 ms another thread sets a 40 ms timeout.
