@@ -98,7 +98,10 @@ fn a_peer_closing_during_a_blocked_read_gives_eof() {
     let mut port = SimPort::new(64);
     port.0.borrow_mut().at(40, Event::Close);
     let clock = port.clock();
-    assert_eq!(read(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(), 0);
+    assert_eq!(
+        read(&mut port, &mut [0; 4], &blocking(), &clock).unwrap(),
+        0
+    );
     assert_eq!(clock.now(), ms(40));
 }
 

@@ -23,7 +23,9 @@ use std::time::Duration;
 /// waits for the next instance.
 ///
 /// Clones share the waiting instance and the nonblocking setting; the last one dropped
-/// closes the instance.
+/// closes the instance. Unlike a Unix socket path, the name stays in use (a new `bind`
+/// gives `AddrInUse`) until every accepted stream is dropped too: each is an instance of
+/// the pipe.
 #[derive(Clone)]
 pub struct WinListener {
     inner: Arc<Inner>,
