@@ -1051,3 +1051,44 @@ fn take_error_returns_none_even_after_a_failed_call() {
         assert!(a.take_error().unwrap().is_none());
     });
 }
+
+/// The phantom-byte case: while a write is blocked on a full pipe the peer reads a
+/// little at a time, and writes keep timing out. Wine reports 0 bytes for a cancelled
+/// write the peer already read part of, so winpipe caps each write at the pipe buffer,
+/// which makes such a partial read impossible; Windows reports partial counts. Either
+/// way the peer must receive exactly the bytes the writes reported, in order.
+#[test]
+fn timed_out_writes_while_the_peer_reads_slowly_report_exactly_what_arrived() {
+    common::within(common::LIMIT, || {
+        let (writer, reader) = pair();
+        writer.set_write_timeout(Some(ms(30))).unwrap();
+        let slow_reader = thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = vec![0; 1000];
+            loop {
+                // Small reads with pauses: each takes part of what is queued.
+                match (&reader).read(&mut buf).unwrap() {
+                    0 => return got,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+                thread::sleep(ms(7));
+            }
+        });
+        let mut sent = 0;
+        let mut timeouts = 0;
+        let mut sizes = Lcg(7);
+        let start = Instant::now();
+        while start.elapsed() < ms(1500) {
+            let chunk = pattern(sent, sizes.next_in(1, 150_000));
+            match (&writer).write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::TimedOut => timeouts += 1,
+                Err(e) => panic!("write failed: {e}"),
+            }
+        }
+        drop(writer);
+        let got = slow_reader.join().unwrap();
+        assert!(timeouts > 0, "the pipe never filled, so nothing was tested");
+        assert_pattern(&got, sent);
+    });
+}
