@@ -426,11 +426,14 @@ pub(crate) fn create_instance(
     result
 }
 
+/// Client open flags: overlapped, and the server may identify but not impersonate us.
+const CLIENT_FLAGS: DWORD = FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION;
+
 /// Opens `name` as a client (`CreateFileA`), read and write, overlapped, allowing the
 /// server only to identify us, not to impersonate us.
 pub(crate) fn open_client(name: &str) -> Result<Handle, Code> {
     let c = c_name(name)?;
-    let flags = FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION;
+    let flags = CLIENT_FLAGS;
     // SAFETY: `c` is NUL-terminated; no security attributes, no template.
     let raw = unsafe {
         CreateFileA(
@@ -529,5 +532,51 @@ impl Dial for Dialer<'_> {
 impl AsRawHandle for Handle {
     fn as_raw_handle(&self) -> RawHandle {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Remote clients cannot be tested here (no second machine, and Wine does not
+    /// enforce the flag), so the flags themselves are checked.
+    #[test]
+    fn server_instances_reject_remote_clients_unless_asked() {
+        let (open_mode, pipe_mode) = create_flags(true, true);
+        assert_ne!(pipe_mode & PIPE_REJECT_REMOTE_CLIENTS, 0);
+        assert_ne!(open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE, 0);
+        assert_ne!(open_mode & FILE_FLAG_OVERLAPPED, 0);
+        let (open_mode, pipe_mode) = create_flags(false, false);
+        assert_eq!(pipe_mode & PIPE_REJECT_REMOTE_CLIENTS, 0);
+        assert_eq!(open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE, 0);
+        assert_eq!(pipe_mode, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT);
+    }
+
+    #[test]
+    fn clients_allow_identification_only() {
+        assert_ne!(CLIENT_FLAGS & SECURITY_SQOS_PRESENT, 0);
+        assert_eq!(CLIENT_FLAGS & 0x0003_0000, SECURITY_IDENTIFICATION);
+        assert_ne!(CLIENT_FLAGS & FILE_FLAG_OVERLAPPED, 0);
+    }
+
+    #[test]
+    fn waits_round_up_and_stay_below_infinite() {
+        assert_eq!(wait_millis(None), INFINITE);
+        assert_eq!(wait_millis(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(wait_millis(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(wait_millis(Some(Duration::from_millis(7))), 7);
+        assert_eq!(wait_millis(Some(Duration::MAX)), INFINITE - 1);
+    }
+
+    #[test]
+    fn names_the_ansi_calls_cannot_take_are_refused() {
+        assert_eq!(c_name("a\u{0}b").err(), Some(ERROR_INVALID_NAME));
+        assert_eq!(
+            c_name(&"x".repeat(NAME_CAPACITY)).err(),
+            Some(ERROR_INVALID_NAME)
+        );
+        let c = c_name("abc").unwrap();
+        assert_eq!(&c[..4], b"abc\0");
     }
 }
