@@ -321,57 +321,6 @@ impl WinStream {
             &Since::start(),
         )
     }
-
-    fn read_once(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut reader = lock(&self.reader);
-        let mut port = reader.slot.on(&self.handle);
-        engine::read(
-            &mut port,
-            buf,
-            &|| self.shared().read_policy(),
-            &Since::start(),
-        )
-    }
-
-    fn read_slices(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        let mut reader = lock(&self.reader);
-        let Direction { slot, scratch } = &mut *reader;
-        let policy = || self.shared().read_policy();
-        engine::read_vectored(
-            &mut slot.on(&self.handle),
-            bufs,
-            scratch,
-            PIPE_BUFFER,
-            &policy,
-            &Since::start(),
-        )
-    }
-
-    fn write_once(&self, buf: &[u8]) -> io::Result<usize> {
-        let mut writer = lock(&self.writer);
-        let mut port = writer.slot.on(&self.handle);
-        engine::write(
-            &mut port,
-            buf,
-            self.write_cap,
-            &|| self.shared().write_policy(),
-            &Since::start(),
-        )
-    }
-
-    fn write_slices(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut writer = lock(&self.writer);
-        let Direction { slot, scratch } = &mut *writer;
-        let policy = || self.shared().write_policy();
-        engine::write_vectored(
-            &mut slot.on(&self.handle),
-            bufs,
-            scratch,
-            self.write_cap,
-            &policy,
-            &Since::start(),
-        )
-    }
 }
 
 fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
@@ -386,21 +335,39 @@ fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
 
 impl Read for WinStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_once(buf)
+        (&*self).read(buf)
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_slices(bufs)
+        (&*self).read_vectored(bufs)
     }
 }
 
 impl Read for &WinStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_once(buf)
+        let mut reader = lock(&self.reader);
+        let mut port = reader.slot.on(&self.handle);
+        engine::read(
+            &mut port,
+            buf,
+            &|| self.shared().read_policy(),
+            &Since::start(),
+        )
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.read_slices(bufs)
+        let mut reader = lock(&self.reader);
+        let Direction { slot, scratch } = &mut *reader;
+        let policy = || self.shared().read_policy();
+        let mut port = slot.on(&self.handle);
+        engine::read_vectored(
+            &mut port,
+            bufs,
+            scratch,
+            PIPE_BUFFER,
+            &policy,
+            &Since::start(),
+        )
     }
 }
 
@@ -408,11 +375,11 @@ impl Read for &WinStream {
 /// vectored write sends its slices with one `WriteFile`. `flush` has nothing to do.
 impl Write for WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_once(buf)
+        (&*self).write(buf)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_slices(bufs)
+        (&*self).write_vectored(bufs)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -422,11 +389,19 @@ impl Write for WinStream {
 
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_once(buf)
+        let mut writer = lock(&self.writer);
+        let mut port = writer.slot.on(&self.handle);
+        let policy = || self.shared().write_policy();
+        engine::write(&mut port, buf, self.write_cap, &policy, &Since::start())
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.write_slices(bufs)
+        let mut writer = lock(&self.writer);
+        let Direction { slot, scratch } = &mut *writer;
+        let policy = || self.shared().write_policy();
+        let mut port = slot.on(&self.handle);
+        let cap = self.write_cap;
+        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &Since::start())
     }
 
     fn flush(&mut self) -> io::Result<()> {
