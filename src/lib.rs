@@ -24,3 +24,12 @@ mod sys;
 #[cfg(windows)]
 pub use net::{Incoming, WinListener, WinStream, DEFAULT_CONNECT_TIMEOUT};
 pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
+
+/// Entry points for the cargo-fuzz targets in `fuzz/`: each runs the engine against an
+/// adversarial simulated kernel driven by the input bytes and panics if an invariant
+/// breaks. Not part of the public API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::engine::chaos::{connect_accept, pipe_name, stream_io};
+}

@@ -184,6 +184,8 @@ pub(crate) fn os_error(code: Code) -> std::io::Error {
     std::io::Error::from_raw_os_error(code as i32)
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod chaos;
 #[cfg(test)]
 pub(crate) mod sim;
 #[cfg(test)]

@@ -1,0 +1,305 @@
+//! The `connect_accept` target: our `connect` and our listener's `accept` against a
+//! namespace where instances appear, get busy, get recycled, and clients arrive and
+//! leave at any step (busy, not found, late listener, PIPE_CONNECTED, NO_DATA, client
+//! gone before accept).
+
+use super::kernel::{Buf, Dir, World};
+use super::port::{submit, Cell, KClock};
+use super::Source;
+use crate::engine::{self, Code, Dial, Issued, Listen, Port, Request};
+use crate::ffi::*;
+use std::cell::RefCell;
+use std::io::ErrorKind;
+use std::time::Duration;
+
+/// One of our server instances.
+struct Inst<'w, 's> {
+    cell: &'w Cell<'s>,
+    id: usize,
+}
+
+impl Port for Inst<'_, '_> {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        assert!(
+            matches!(request, Request::Connect),
+            "invariant: accept read or wrote"
+        );
+        submit(self.cell, Buf::Connect(self.id), drive)
+    }
+
+    fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
+        panic!("invariant: accept peeked")
+    }
+}
+
+impl Drop for Inst<'_, '_> {
+    fn drop(&mut self) {
+        self.cell.borrow_mut().space.close(self.id);
+    }
+}
+
+struct Listener<'w, 's>(&'w Cell<'s>);
+
+impl<'w, 's> Listen for Listener<'w, 's> {
+    type Instance = Inst<'w, 's>;
+
+    fn create(&mut self) -> Result<Inst<'w, 's>, Code> {
+        let mut w = self.0.borrow_mut();
+        let choice = w.pick();
+        if choice % 16 == 13 {
+            let code = [ERROR_PIPE_BUSY, ERROR_ACCESS_DENIED][usize::from(choice / 16) % 2];
+            w.call.codes.push(code);
+            return Err(code);
+        }
+        let id = w.space.create();
+        Ok(Inst { cell: self.0, id })
+    }
+}
+
+/// A client end our `connect` opened: `slot` is our instance it took, if it was ours.
+struct Client<'w, 's> {
+    cell: &'w Cell<'s>,
+    slot: Option<usize>,
+}
+
+impl Drop for Client<'_, '_> {
+    fn drop(&mut self) {
+        let mut w = self.cell.borrow_mut();
+        if let Some(i) = self.slot {
+            if w.space.slots[i].client == Some(false) {
+                w.space.slots[i].client = Some(true);
+            }
+        }
+    }
+}
+
+struct Dialer<'w, 's> {
+    cell: &'w Cell<'s>,
+    opened: usize,
+    attempts: usize,
+    last: Option<Code>,
+}
+
+impl<'w, 's> Dial for Dialer<'w, 's> {
+    type Handle = Client<'w, 's>;
+
+    fn open(&mut self) -> Result<Client<'w, 's>, Code> {
+        self.attempts += 1;
+        let mut w = self.cell.borrow_mut();
+        let choice = w.pick();
+        let result = match choice % 16 {
+            13 => Err(
+                [ERROR_ACCESS_DENIED, ERROR_PIPE_NOT_CONNECTED, ERROR_NO_DATA]
+                    [usize::from(choice / 16) % 3],
+            ),
+            // Another client won the instance WaitNamedPipe announced.
+            14 if w.space.steal() => Err(ERROR_PIPE_BUSY),
+            // The server recycled its instance between two calls.
+            15 => Err(ERROR_FILE_NOT_FOUND),
+            _ => w.space.open(),
+        };
+        match result {
+            Ok(slot) => {
+                self.opened += 1;
+                Ok(Client {
+                    cell: self.cell,
+                    slot,
+                })
+            }
+            Err(code) => {
+                self.last = Some(code);
+                Err(code)
+            }
+        }
+    }
+
+    fn wait_for_instance(&mut self, timeout: Duration) {
+        assert!(
+            !timeout.is_zero(),
+            "invariant: waited for an instance with no time left"
+        );
+        let mut w = self.cell.borrow_mut();
+        let choice = w.pick();
+        let d = w.src.millis().min(timeout);
+        match choice % 4 {
+            // WaitNamedPipe times out (ERROR_SEM_TIMEOUT).
+            1 => w.now += timeout,
+            2 => w.now += d,
+            _ => {
+                w.now += d;
+                w.space.foreign_free += 1;
+                let event = w.src.byte();
+                w.space_event(event);
+            }
+        }
+    }
+
+    fn sleep(&mut self, pause: Duration) {
+        let mut w = self.cell.borrow_mut();
+        w.now += pause;
+        if w.pick() % 4 == 0 {
+            // A listener appears.
+            w.space.foreign_free += 1;
+        }
+    }
+}
+
+/// Runs at most `steps` connects, accepts and namespace events chosen by `src`.
+pub(crate) fn run(src: Source<'_>, steps: usize) {
+    let cell = RefCell::new(World::new(src));
+    cell.borrow_mut().dir = Dir::Accept;
+    let mut listening: Option<Inst<'_, '_>> = None;
+    let mut clients: Vec<Client<'_, '_>> = Vec::new();
+    for _ in 0..steps {
+        let (op, arg) = {
+            let mut w = cell.borrow_mut();
+            if w.src.exhausted() {
+                break;
+            }
+            (w.src.byte(), w.src.byte())
+        };
+        match op % 8 {
+            0 | 1 => {
+                if let Some(client) = one_connect(&cell, Duration::from_millis(u64::from(arg))) {
+                    clients.push(client);
+                }
+            }
+            2 | 3 => one_accept(&cell, &mut listening),
+            4 => cell.borrow_mut().setter(),
+            5 => cell.borrow_mut().space_event(arg),
+            6 => {
+                if !clients.is_empty() {
+                    let i = usize::from(arg) % clients.len();
+                    drop(clients.swap_remove(i));
+                }
+            }
+            _ => cell.borrow_mut().now += Duration::from_millis(u64::from(arg)),
+        }
+    }
+    cell.borrow_mut().space.teardown = true;
+}
+
+fn one_connect<'w, 's>(cell: &'w Cell<'s>, timeout: Duration) -> Option<Client<'w, 's>> {
+    cell.borrow_mut().begin_call(Dir::Accept);
+    let mut dialer = Dialer {
+        cell,
+        opened: 0,
+        attempts: 0,
+        last: None,
+    };
+    let result = engine::connect(&mut dialer, r"\\.\pipe\chaos", timeout, &KClock(cell));
+    let w = cell.borrow();
+    let elapsed = w.elapsed();
+    assert!(dialer.attempts >= 1, "invariant: connect made no attempt");
+    assert!(
+        elapsed <= timeout,
+        "invariant: connect took {elapsed:?}, past its timeout {timeout:?}"
+    );
+    match result {
+        Ok(client) => {
+            assert_eq!(dialer.opened, 1, "invariant: connect opened twice");
+            if let Some(i) = client.slot {
+                let slot = &w.space.slots[i];
+                assert!(
+                    slot.client == Some(false) && !slot.closed,
+                    "invariant: connect returned a stream that is not connected"
+                );
+            }
+            Some(client)
+        }
+        Err(err) => {
+            assert_eq!(
+                dialer.opened, 0,
+                "invariant: connect dropped an open handle"
+            );
+            let last = dialer.last.expect("an attempt failed");
+            match err.kind() {
+                ErrorKind::TimedOut if err.raw_os_error().is_none() => {
+                    assert_eq!(last, ERROR_PIPE_BUSY, "invariant: TimedOut but not busy");
+                    assert!(elapsed >= timeout, "invariant: connect gave up early");
+                }
+                ErrorKind::ConnectionRefused if err.raw_os_error().is_none() => {
+                    assert_eq!(last, ERROR_FILE_NOT_FOUND, "invariant: refused but found");
+                    assert!(elapsed >= timeout, "invariant: connect gave up early");
+                }
+                _ => {
+                    let code = err.raw_os_error().map(|c| c as Code);
+                    assert_eq!(code, Some(last), "invariant: connect lost its error");
+                    assert!(
+                        last != ERROR_PIPE_BUSY && last != ERROR_FILE_NOT_FOUND,
+                        "invariant: connect gave up on a retryable error"
+                    );
+                }
+            }
+            None
+        }
+    }
+}
+
+fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) {
+    let before_id = listening.as_ref().map(|i| i.id);
+    let before = {
+        let mut w = cell.borrow_mut();
+        w.begin_call(Dir::Accept);
+        w.settings.policy(Dir::Accept)
+    };
+    let policy = || cell.borrow_mut().observe();
+    let result = engine::accept(&mut Listener(cell), listening, &policy, &KClock(cell));
+    let mut w = cell.borrow_mut();
+    super::timing::Timing::of(&w, before).check();
+    let now_id = listening.as_ref().map(|i| i.id);
+    match result {
+        Ok((inst, refill)) => {
+            let slot = &mut w.space.slots[inst.id];
+            assert!(
+                slot.client.is_some(),
+                "invariant: accept returned an instance with no client"
+            );
+            assert!(!slot.accepted, "invariant: accepted twice");
+            slot.accepted = true;
+            assert_eq!(
+                refill.is_none(),
+                now_id.is_some(),
+                "invariant: refill error and listening instance disagree"
+            );
+            assert_ne!(
+                now_id,
+                Some(inst.id),
+                "invariant: accepted instance still listens"
+            );
+            if let Some(err) = refill {
+                let code = err.raw_os_error().map(|c| c as Code);
+                assert!(code.map_or(false, |c| w.call.codes.contains(&c)));
+            }
+            drop(w);
+            drop(inst);
+        }
+        Err(err) => {
+            if let Some(code) = err.raw_os_error() {
+                assert!(
+                    w.call.codes.contains(&(code as Code)),
+                    "invariant: accept error {code} the kernel never gave"
+                );
+                assert_ne!(code as Code, ERROR_OPERATION_ABORTED);
+                return;
+            }
+            let (at, p) = w.call.observed.expect("a stop comes from a policy read");
+            match err.kind() {
+                ErrorKind::TimedOut => assert!(p.timeout.map_or(false, |l| at >= l)),
+                ErrorKind::WouldBlock => assert!(p.nonblocking),
+                ErrorKind::ConnectionAborted => assert!(p.shut),
+                _ => panic!("invariant: unexpected accept error {err:?}"),
+            }
+            assert!(
+                now_id.is_some(),
+                "invariant: a stopped accept lost its instance"
+            );
+            if before_id.is_some() {
+                assert_eq!(
+                    before_id, now_id,
+                    "invariant: a stopped accept swapped instances"
+                );
+            }
+        }
+    }
+}

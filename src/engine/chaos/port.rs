@@ -1,0 +1,101 @@
+//! The engine's `Pending` and `Clock` over the simulated kernel, and the one way
+//! requests are issued to it.
+
+use super::kernel::{Buf, OpState, World};
+use crate::engine::{Clock, Completion, Issued, Pending};
+use std::cell::RefCell;
+use std::time::Duration;
+
+pub(crate) type Cell<'s> = RefCell<World<'s>>;
+
+pub(crate) struct KPending<'w, 's, 'b> {
+    world: &'w Cell<'s>,
+    buf: Buf<'b>,
+    result: Option<Completion>,
+}
+
+impl Pending for KPending<'_, '_, '_> {
+    fn poll(&mut self) -> Option<Completion> {
+        let mut w = self.world.borrow_mut();
+        if self.result.is_none() {
+            if w.pick() % 16 == 15 {
+                let event = w.src.byte();
+                w.peer_event(event);
+            }
+            self.result = w.try_complete(&mut self.buf);
+        }
+        if self.result.is_some() {
+            // GetOverlappedResult said done: the buffer and OVERLAPPED are ours again.
+            w.held = false;
+        }
+        self.result
+    }
+
+    fn wait(&mut self, timeout: Option<Duration>) {
+        let mut w = self.world.borrow_mut();
+        assert!(
+            w.held,
+            "invariant: waiting on an operation already collected"
+        );
+        w.wait(timeout, self.result.is_some());
+    }
+
+    fn cancel(&mut self) {
+        let mut w = self.world.borrow_mut();
+        assert!(
+            w.held,
+            "invariant: cancelling an operation already collected"
+        );
+        w.cancel();
+    }
+}
+
+pub(crate) struct KClock<'w, 's>(pub &'w Cell<'s>);
+
+impl Clock for KClock<'_, '_> {
+    fn now(&self) -> Duration {
+        self.0.borrow().elapsed()
+    }
+}
+
+/// Issues `buf`'s request on the simulated kernel and lets `drive` see it through,
+/// asserting that the kernel no longer holds the buffer when the engine returns.
+pub(crate) fn submit<R>(
+    cell: &Cell<'_>,
+    mut buf: Buf<'_>,
+    drive: impl FnOnce(Issued<'_>) -> R,
+) -> R {
+    let at_once = {
+        let mut w = cell.borrow_mut();
+        assert!(
+            !w.held,
+            "invariant: an operation issued while the kernel holds another"
+        );
+        w.held = true;
+        w.call.issued += 1;
+        w.op = Some(OpState::default());
+        let done = w.issue(&mut buf);
+        if done.is_some() {
+            w.held = false;
+        }
+        done
+    };
+    let result = match at_once {
+        Some(done) => drive(Issued::Done(done)),
+        None => {
+            let mut pending = KPending {
+                world: cell,
+                buf,
+                result: None,
+            };
+            drive(Issued::Pending(&mut pending))
+        }
+    };
+    let mut w = cell.borrow_mut();
+    assert!(
+        !w.held,
+        "invariant: the engine returned while the kernel still held the buffer"
+    );
+    w.op = None;
+    result
+}

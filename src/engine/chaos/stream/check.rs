@@ -1,0 +1,203 @@
+//! The promises of one stream call, checked against what the kernel logged.
+
+use super::super::kernel::{Settings, World};
+use super::super::timing::Timing;
+use crate::engine::{Code, Policy};
+use crate::ffi::{ERROR_BROKEN_PIPE, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED};
+use std::io::{self, ErrorKind};
+use std::time::Duration;
+
+/// A snapshot of the call's log, taken when the engine returned.
+pub(super) struct Expect {
+    transferred: Vec<u8>,
+    accepted: usize,
+    peeked: Vec<u8>,
+    codes: Vec<Code>,
+    eof: bool,
+    observed: Option<(Duration, Policy)>,
+    before: Policy,
+    timing: Timing,
+}
+
+impl Expect {
+    pub(super) fn after(w: &World<'_>, before: Settings) -> Self {
+        let c = &w.call;
+        Expect {
+            transferred: c.transferred.clone(),
+            accepted: c.accepted,
+            peeked: c.peeked.clone(),
+            codes: c.codes.clone(),
+            eof: c.eof,
+            observed: c.observed,
+            before: before.policy(w.dir),
+            timing: Timing::of(w, before.policy(w.dir)),
+        }
+    }
+
+    fn observed_shut(&self) -> bool {
+        self.observed.map_or(false, |(_, p)| p.shut)
+    }
+
+    fn timing(&self) {
+        self.timing.check();
+        if self.before.shut && self.timing.setters == 0 {
+            assert_eq!(
+                self.timing.issued(),
+                0,
+                "invariant: an operation issued after shutdown"
+            );
+        }
+    }
+
+    /// An error is a code the kernel gave, or a stop the last policy read justifies.
+    fn error(&self, err: &io::Error) {
+        if let Some(code) = err.raw_os_error() {
+            let code = code as Code;
+            assert!(
+                self.codes.contains(&code),
+                "invariant: error {code} that the kernel never gave"
+            );
+            assert_ne!(
+                code, ERROR_OPERATION_ABORTED,
+                "invariant: a cancellation surfaced as an error"
+            );
+            return;
+        }
+        let (at, p) = self.observed.expect("a stop comes from a policy read");
+        match err.kind() {
+            ErrorKind::TimedOut => {
+                let limit = p.timeout.expect("invariant: timed out with no timeout");
+                assert!(
+                    at >= limit && !p.nonblocking && !p.shut,
+                    "invariant: timed out at {at:?} before the deadline {limit:?}"
+                );
+            }
+            ErrorKind::WouldBlock => {
+                assert!(
+                    p.nonblocking && !p.shut,
+                    "invariant: WouldBlock while blocking"
+                )
+            }
+            ErrorKind::BrokenPipe => assert!(p.shut, "invariant: BrokenPipe without shutdown"),
+            _ => panic!("invariant: unexpected error {err:?}"),
+        }
+    }
+
+    /// Checks a read (or vectored read) that returned `result` into `buf`, asked for
+    /// at most `most` bytes; returns whether end of stream has now been seen.
+    pub(super) fn read(
+        &self,
+        result: &io::Result<usize>,
+        buf: &[u8],
+        most: usize,
+        eof_seen: bool,
+    ) -> bool {
+        self.timing();
+        assert_eq!(self.accepted, 0, "invariant: a read wrote");
+        let shut = self.observed_shut() || self.before.shut;
+        match result {
+            Ok(n) => {
+                let n = *n;
+                assert!(n <= most, "invariant: read {n} bytes into {most}");
+                assert_eq!(
+                    n,
+                    self.transferred.len(),
+                    "invariant: bytes handed to the caller differ from bytes transferred"
+                );
+                assert_eq!(
+                    &buf[..n],
+                    &self.transferred[..],
+                    "invariant: the caller got other bytes than the kernel transferred"
+                );
+                if n == 0 && most > 0 {
+                    assert!(self.eof || shut, "invariant: Ok(0) without end of stream");
+                }
+                if eof_seen && most > 0 {
+                    assert_eq!(n, 0, "invariant: data after end of stream");
+                }
+                eof_seen || (n == 0 && most > 0 && self.eof)
+            }
+            Err(err) => {
+                assert!(
+                    self.transferred.is_empty(),
+                    "invariant: Err after bytes were read"
+                );
+                assert!(!eof_seen, "invariant: {err:?} after end of stream");
+                if let Some(code) = err.raw_os_error() {
+                    assert!(
+                        code as Code != ERROR_BROKEN_PIPE
+                            && code as Code != ERROR_PIPE_NOT_CONNECTED,
+                        "invariant: end of stream surfaced as an error"
+                    );
+                }
+                self.error(err);
+                eof_seen
+            }
+        }
+    }
+
+    /// Checks a peek: it copies what the next read would return and takes nothing.
+    pub(super) fn peek(
+        &self,
+        result: &io::Result<usize>,
+        buf: &[u8],
+        most: usize,
+        eof_seen: bool,
+    ) -> bool {
+        self.timing();
+        assert!(
+            self.transferred.is_empty() && self.accepted == 0,
+            "invariant: peek moved bytes"
+        );
+        match result {
+            Ok(0) => {
+                let shut = self.observed_shut() || self.before.shut;
+                assert!(
+                    most == 0 || self.eof || shut,
+                    "invariant: peek gave Ok(0) without end of stream"
+                );
+                eof_seen || (most > 0 && self.eof)
+            }
+            Ok(n) => {
+                assert!(*n <= most && !eof_seen, "invariant: peek gave {n} bytes");
+                assert_eq!(
+                    &buf[..*n],
+                    &self.peeked[..],
+                    "invariant: peek returned other bytes than buffered"
+                );
+                eof_seen
+            }
+            Err(err) => {
+                assert!(!eof_seen, "invariant: peek {err:?} after end of stream");
+                self.error(err);
+                eof_seen
+            }
+        }
+    }
+
+    /// Checks a write of `len` bytes, at most `cap` per call; returns the count.
+    pub(super) fn write(&self, result: &io::Result<usize>, len: usize, cap: usize) -> u64 {
+        self.timing();
+        assert!(self.transferred.is_empty(), "invariant: a write read");
+        match result {
+            Ok(n) => {
+                assert_eq!(
+                    *n, self.accepted,
+                    "invariant: reported {n} bytes written, the peer got {}",
+                    self.accepted
+                );
+                assert!(
+                    *n <= len.min(cap),
+                    "invariant: wrote {n} of {len} (cap {cap})"
+                );
+                assert!(*n > 0 || len == 0, "invariant: Ok(0) for a non-empty write");
+                *n as u64
+            }
+            Err(err) => {
+                assert_eq!(self.accepted, 0, "invariant: Err after bytes were written");
+                self.error(err);
+                0
+            }
+        }
+    }
+}

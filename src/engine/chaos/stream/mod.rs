@@ -1,0 +1,185 @@
+//! The `stream_io` target: random sequences of read / write / peek / vectored calls on
+//! one pipe end, with timeouts, nonblocking mode, shutdown and setter races, and a
+//! peer that writes, drains, closes or is killed at any step.
+
+mod check;
+
+use super::kernel::{out_byte, Buf, Dir, World};
+use super::port::{submit, Cell, KClock};
+use super::Source;
+use crate::engine::{self, Issued, Policy, Port, Request};
+use check::Expect;
+use std::cell::RefCell;
+use std::io::{IoSlice, IoSliceMut};
+use std::time::Duration;
+
+struct KPort<'w, 's>(&'w Cell<'s>);
+
+impl Port for KPort<'_, '_> {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        let buf = match request {
+            Request::Read(b) => Buf::Read(b),
+            Request::Write(b) => Buf::Write(b),
+            Request::Connect => panic!("invariant: ConnectNamedPipe issued on a stream"),
+        };
+        submit(self.0, buf, drive)
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, crate::engine::Code> {
+        self.0.borrow_mut().peek(buf)
+    }
+}
+
+/// Runs at most `steps` engine calls chosen by `src`, or until a byte input runs out.
+pub(crate) fn run(src: Source<'_>, steps: usize) {
+    let cell = RefCell::new(World::new(src));
+    let mut scratch = Vec::new();
+    let mut eof_seen = false;
+    let mut reported: u64 = 0;
+    for _ in 0..steps {
+        let (op, len) = {
+            let mut w = cell.borrow_mut();
+            if w.src.exhausted() {
+                break;
+            }
+            let op = w.src.byte();
+            let len = usize::from(w.src.byte() % 100);
+            (op, len)
+        };
+        match op % 12 {
+            0..=1 => eof_seen = one_read(&cell, len, eof_seen),
+            2..=3 => reported += one_write(&cell, len, reported),
+            4 => eof_seen = one_peek(&cell, len, eof_seen),
+            5 => eof_seen = one_read_vectored(&cell, len, eof_seen, &mut scratch),
+            6 => reported += one_write_vectored(&cell, len, reported, &mut scratch),
+            7 => cell.borrow_mut().setter(),
+            8 | 9 => {
+                let mut w = cell.borrow_mut();
+                let event = w.src.byte();
+                w.peer_event(12 + event % 20);
+            }
+            10 => cell.borrow_mut().now += Duration::from_millis(len as u64),
+            _ => {
+                let mut w = cell.borrow_mut();
+                if w.peer != super::kernel::Peer::Alive || len % 8 == 0 {
+                    w.reconnect();
+                    eof_seen = false;
+                    reported = 0;
+                }
+            }
+        }
+        let w = cell.borrow();
+        assert_eq!(
+            w.accepted_total, reported,
+            "invariant: the peer received other than the bytes reported written"
+        );
+    }
+}
+
+/// Runs one call with the policy and clock of direction `dir`.
+fn call<T>(
+    cell: &Cell<'_>,
+    dir: Dir,
+    body: impl FnOnce(&mut KPort<'_, '_>, &dyn Fn() -> Policy, &KClock<'_, '_>) -> T,
+) -> (T, Expect) {
+    let before = {
+        let mut w = cell.borrow_mut();
+        w.begin_call(dir);
+        w.settings
+    };
+    let policy = || cell.borrow_mut().observe();
+    let result = body(&mut KPort(cell), &policy, &KClock(cell));
+    let expect = Expect::after(&cell.borrow(), before);
+    (result, expect)
+}
+
+fn one_read(cell: &Cell<'_>, len: usize, eof_seen: bool) -> bool {
+    let mut buf = vec![0u8; len];
+    let (result, expect) = call(cell, Dir::Read, |port, policy, clock| {
+        engine::read(port, &mut buf, &policy, clock)
+    });
+    expect.read(&result, &buf, len, eof_seen)
+}
+
+fn one_peek(cell: &Cell<'_>, len: usize, eof_seen: bool) -> bool {
+    let mut buf = vec![0u8; len];
+    let (result, expect) = call(cell, Dir::Read, |port, policy, clock| {
+        engine::peek(port, &mut buf, &policy, clock)
+    });
+    expect.peek(&result, &buf, len, eof_seen)
+}
+
+/// Cuts `total` bytes into up to four slices (some empty) at points `src` picks.
+fn cuts(cell: &Cell<'_>, total: usize) -> Vec<usize> {
+    let mut w = cell.borrow_mut();
+    let count = 1 + usize::from(w.src.byte() % 4);
+    let mut left = total;
+    let mut sizes = Vec::new();
+    for i in 0..count {
+        let size = if i + 1 == count {
+            left
+        } else {
+            w.src.below(left + 1)
+        };
+        sizes.push(size);
+        left -= size;
+    }
+    sizes
+}
+
+fn one_read_vectored(cell: &Cell<'_>, len: usize, eof_seen: bool, scratch: &mut Vec<u8>) -> bool {
+    let sizes = cuts(cell, len);
+    let cap = {
+        let mut w = cell.borrow_mut();
+        1 + usize::from(w.src.byte() % 128)
+    };
+    let mut store: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
+    let (result, expect) = call(cell, Dir::Read, |port, policy, clock| {
+        let mut slices: Vec<IoSliceMut<'_>> =
+            store.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+        engine::read_vectored(port, &mut slices, scratch, cap, &policy, clock)
+    });
+    // One non-empty slice is read into directly; several share one read of `cap`.
+    let most = if sizes.iter().filter(|&&n| n > 0).count() <= 1 {
+        len
+    } else {
+        len.min(cap)
+    };
+    expect.read(&result, &store.concat(), most, eof_seen)
+}
+
+fn one_write(cell: &Cell<'_>, len: usize, reported: u64) -> u64 {
+    let (salt, cap) = {
+        let w = cell.borrow();
+        (w.salt, w.capacity)
+    };
+    let buf: Vec<u8> = (0..len as u64)
+        .map(|i| out_byte(salt, reported + i))
+        .collect();
+    let (result, expect) = call(cell, Dir::Write, |port, policy, clock| {
+        engine::write(port, &buf, cap, &policy, clock)
+    });
+    expect.write(&result, len, cap.max(1))
+}
+
+fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut Vec<u8>) -> u64 {
+    let (salt, cap) = {
+        let w = cell.borrow();
+        (w.salt, w.capacity)
+    };
+    let sizes = cuts(cell, len);
+    let mut next = reported;
+    let store: Vec<Vec<u8>> = sizes
+        .iter()
+        .map(|&n| {
+            let part = (next..next + n as u64).map(|i| out_byte(salt, i)).collect();
+            next += n as u64;
+            part
+        })
+        .collect();
+    let (result, expect) = call(cell, Dir::Write, |port, policy, clock| {
+        let slices: Vec<IoSlice<'_>> = store.iter().map(|b| IoSlice::new(b)).collect();
+        engine::write_vectored(port, &slices, scratch, cap, &policy, clock)
+    });
+    expect.write(&result, len, cap.max(1))
+}

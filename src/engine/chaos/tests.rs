@@ -1,0 +1,97 @@
+//! Every CI run checks the invariants without nightly: the committed seed corpus is
+//! replayed, then long seeded pseudo-random runs.
+
+use super::{dial, name, splitmix, stream, Source};
+
+/// Replays every file under `fuzz/corpus/<target>`; returns how many there were.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()))
+        .map(|entry| entry.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    for file in &files {
+        let data = std::fs::read(file).expect("corpus file");
+        eprintln!("replaying {}", file.display());
+        run(&data);
+    }
+    files.len()
+}
+
+#[test]
+fn corpus_stream_io() {
+    assert!(replay("stream_io", super::stream_io) > 0);
+}
+
+#[test]
+fn corpus_connect_accept() {
+    assert!(replay("connect_accept", super::connect_accept) > 0);
+}
+
+#[test]
+fn corpus_pipe_name() {
+    assert!(replay("pipe_name", super::pipe_name) > 0);
+}
+
+/// Seeds for the long runs; a failure names its seed.
+const SEEDS: u64 = 20;
+const STEPS_PER_SEED: usize = 5_000;
+
+#[test]
+fn random_stream_io() {
+    for seed in 0..SEEDS {
+        eprintln!("stream_io seed {seed}");
+        stream::run(Source::Rng(seed), STEPS_PER_SEED);
+    }
+}
+
+#[test]
+fn random_connect_accept() {
+    for seed in 0..SEEDS {
+        eprintln!("connect_accept seed {seed}");
+        dial::run(Source::Rng(seed), STEPS_PER_SEED);
+    }
+}
+
+#[test]
+fn random_pipe_name() {
+    let mut state = 7;
+    let mut data = Vec::new();
+    for _ in 0..SEEDS as usize * STEPS_PER_SEED {
+        let len = (splitmix(&mut state) % 300) as usize;
+        data.clear();
+        data.extend((0..len).map(|_| {
+            // Mostly printable ASCII, some backslashes, NULs and non-ASCII bytes.
+            let r = splitmix(&mut state);
+            match r % 16 {
+                0 => b'\\',
+                1 => 0,
+                2 => 0xC3,
+                _ => b' ' + (r >> 8) as u8 % 95,
+            }
+        }));
+        name::run(&data);
+    }
+}
+
+#[test]
+fn the_reference_checker_follows_the_documented_rules() {
+    assert!(name::reference(r"\\.\pipe\a"));
+    assert!(name::reference(r"\\.\PIPE\with/slash and space"));
+    assert!(name::reference(&format!(r"\\.\pipe\{}", "x".repeat(247))));
+    assert!(!name::reference(&format!(r"\\.\pipe\{}", "x".repeat(248))));
+    for bad in [
+        "",
+        r"\\.\pipe\",
+        r"\\.\pipe\a\b",
+        r"\\server\pipe\a",
+        "\\\\.\\pipe\\a\0",
+    ] {
+        assert!(!name::reference(bad), "{bad:?}");
+    }
+    assert!(!name::reference(r"\\.\pipe\é"));
+}

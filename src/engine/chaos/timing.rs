@@ -1,0 +1,65 @@
+//! The timing promise every blocking call keeps, checked in virtual time.
+
+use super::kernel::World;
+use super::CANCEL_RTT;
+use crate::engine::Policy;
+use std::time::Duration;
+
+/// When a call returned and what could have moved its deadline.
+pub(crate) struct Timing {
+    pub elapsed: Duration,
+    pub setters: usize,
+    last_change: Option<Duration>,
+    free_waits: usize,
+    issued: usize,
+    pub before: Policy,
+    after: Policy,
+}
+
+impl Timing {
+    pub(crate) fn of(w: &World<'_>, before: Policy) -> Self {
+        Timing {
+            elapsed: w.elapsed(),
+            setters: w.call.setters,
+            last_change: w.call.last_change,
+            free_waits: w.call.free_waits,
+            issued: w.call.issued,
+            before,
+            after: w.settings.policy(w.dir),
+        }
+    }
+
+    /// A blocking call returns by its deadline plus one cancel round trip (a setter
+    /// moves the deadline to when its own cancel landed); a nonblocking call, or one
+    /// on a shut direction, never waits.
+    pub(crate) fn check(&self) {
+        let p = self.after;
+        let since = self.last_change.map_or(Duration::ZERO, |t| t + CANCEL_RTT);
+        let deadline = if p.shut || p.nonblocking {
+            Some(since)
+        } else {
+            p.timeout.map(|limit| limit.max(since))
+        };
+        if let Some(deadline) = deadline {
+            assert!(
+                self.elapsed <= deadline + CANCEL_RTT,
+                "invariant: returned after {:?}, past the deadline {:?} plus one cancel round trip",
+                self.elapsed,
+                deadline
+            );
+        }
+        if self.setters == 0 && (self.before.nonblocking || self.before.shut) {
+            assert_eq!(self.free_waits, 0, "invariant: a nonblocking call waited");
+            assert!(
+                self.elapsed <= CANCEL_RTT,
+                "invariant: a nonblocking call took {:?}",
+                self.elapsed
+            );
+        }
+    }
+
+    /// Whether any operation reached the kernel.
+    pub(crate) fn issued(&self) -> usize {
+        self.issued
+    }
+}
