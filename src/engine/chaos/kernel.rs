@@ -302,6 +302,9 @@ impl<'s> World<'s> {
             (op.cancel, op.force)
         };
         let choice = if force { 0 } else { self.pick() };
+        if cancel && choice % 16 == 11 {
+            return None; // the cancel has not landed yet: one round trip to go
+        }
         let done = match buf {
             Buf::Read(b) => self.complete_read(b, cancel, choice),
             Buf::Write(b) => self.complete_write(b, cancel, choice),
