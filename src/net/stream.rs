@@ -311,6 +311,11 @@ impl WinStream {
     /// Reads without removing: returns what is buffered (at most `buf.len()` bytes),
     /// waiting for data as [`read`](Read::read) would (same timeout, nonblocking mode
     /// and end-of-stream results).
+    ///
+    /// The bytes shown may include a peer write still in progress (`PeekNamedPipe`
+    /// shows them). If that write then times out or is cancelled, it reports them as
+    /// not written and they are withdrawn: the next read returns what the peer's writes
+    /// reported, which may differ from what the peek showed past the completed writes.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let mut reader = lock(&self.reader);
         let mut port = reader.slot.on(&self.handle);
