@@ -1,7 +1,7 @@
 //! The server side of connecting: wait for a client on the listening instance and keep
 //! another instance listening.
 
-use super::{drive, os_error, Clock, Code, Policy, Port, Request, Stop};
+use super::{decide, drive, os_error, Clock, Code, Policy, Port, Request, Stop};
 use crate::ffi::{ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_CONNECTED};
 use std::io::{self, ErrorKind};
 
@@ -35,7 +35,9 @@ pub(crate) fn accept<L: Listen>(
         match done.error {
             None | Some(ERROR_PIPE_CONNECTED) | Some(ERROR_NO_DATA) => break,
             Some(ERROR_OPERATION_ABORTED) => {
-                if let Some(stop) = stop {
+                // Stopped by the engine, or cancelled by a setter whose new settings
+                // say stop: either way the instance keeps listening.
+                if let Some(stop) = stop.or_else(|| decide(policy(), clock.now()).err()) {
                     *listening = Some(instance);
                     return Err(accept_stopped(stop));
                 }

@@ -71,6 +71,11 @@ pub(crate) fn read(
         if let Some(result) = outcome(done, stop, true, read_stopped) {
             return result;
         }
+        // Cancelled by a setter: obey the new settings before issuing again, so a
+        // stop costs no second cancel round trip.
+        if let Err(stop) = decide(policy(), clock.now()) {
+            return read_stopped(stop);
+        }
     }
 }
 
@@ -97,6 +102,10 @@ pub(crate) fn write(
         });
         if let Some(result) = outcome(done, stop, false, write_stopped) {
             return result;
+        }
+        // Cancelled by a setter: as in `read`.
+        if let Err(stop) = decide(policy(), clock.now()) {
+            return write_stopped(stop);
         }
     }
 }

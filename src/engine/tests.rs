@@ -155,6 +155,25 @@ fn a_setter_cancelling_the_read_does_not_fail_it() {
     assert_eq!(port.0.borrow().issued, 2);
 }
 
+#[test]
+fn a_setter_that_says_stop_costs_no_second_operation() {
+    // The setter's cancel arrives with nonblocking already set: the read returns
+    // WouldBlock without issuing (and cancelling) another ReadFile.
+    let port = SimPort::new(64);
+    let clock = port.clock();
+    let mut aborted_once = AbortOnce {
+        inner: port.clone(),
+        aborted: false,
+    };
+    let nonblocking = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let err = read(&mut aborted_once, &mut [0; 4], &nonblocking, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert_eq!(port.0.borrow().issued, 1);
+}
+
 /// A port whose first operation is aborted, as when a setter calls CancelIoEx.
 struct AbortOnce {
     inner: SimPort,
