@@ -115,6 +115,37 @@ pub(crate) struct Policy {
     pub shut: bool,
 }
 
+/// The settings std keeps per socket, shared by a stream and its clones; each call
+/// obeys the half for its direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub read_timeout: Option<Duration>,
+    pub write_timeout: Option<Duration>,
+    pub nonblocking: bool,
+    pub shut_read: bool,
+    pub shut_write: bool,
+}
+
+impl Settings {
+    /// What a read or peek obeys.
+    pub(crate) fn read_policy(&self) -> Policy {
+        Policy {
+            timeout: self.read_timeout,
+            nonblocking: self.nonblocking,
+            shut: self.shut_read,
+        }
+    }
+
+    /// What a write obeys.
+    pub(crate) fn write_policy(&self) -> Policy {
+        Policy {
+            timeout: self.write_timeout,
+            nonblocking: self.nonblocking,
+            shut: self.shut_write,
+        }
+    }
+}
+
 /// Why the engine itself cancelled an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {

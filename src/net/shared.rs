@@ -1,10 +1,9 @@
 //! Settings shared by a stream (or listener) and its clones, and the wake-up of calls
 //! blocked on them when a setting changes.
 
-use crate::engine::Policy;
+use crate::engine::{Policy, Settings};
 use crate::sys::{self, Handle};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 /// Locks a mutex, ignoring poisoning: nothing in winpipe panics while holding one, and a
 /// user's panic elsewhere must not make the stream unusable.
@@ -12,16 +11,6 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The settings std keeps per socket: shared by every clone.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Settings {
-    pub read_timeout: Option<Duration>,
-    pub write_timeout: Option<Duration>,
-    pub nonblocking: bool,
-    pub shut_read: bool,
-    pub shut_write: bool,
 }
 
 #[derive(Default)]
@@ -47,21 +36,11 @@ impl Shared {
     }
 
     pub(crate) fn read_policy(&self) -> Policy {
-        let s = self.settings();
-        Policy {
-            timeout: s.read_timeout,
-            nonblocking: s.nonblocking,
-            shut: s.shut_read,
-        }
+        self.settings().read_policy()
     }
 
     pub(crate) fn write_policy(&self) -> Policy {
-        let s = self.settings();
-        Policy {
-            timeout: s.write_timeout,
-            nonblocking: s.nonblocking,
-            shut: s.shut_write,
-        }
+        self.settings().write_policy()
     }
 
     /// Changes the settings and wakes every blocked call on every clone: each call is

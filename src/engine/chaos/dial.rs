@@ -3,7 +3,7 @@
 //! leave at any step (busy, not found, late listener, PIPE_CONNECTED, NO_DATA, client
 //! gone before accept).
 
-use super::kernel::{Buf, Dir, World};
+use super::kernel::{self, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
 use super::Source;
 use crate::engine::{self, Code, Dial, Issued, Listen, Port, Request};
@@ -241,7 +241,7 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
     let before = {
         let mut w = cell.borrow_mut();
         w.begin_call(Dir::Accept);
-        w.settings.policy(Dir::Accept)
+        kernel::policy(&w.settings, Dir::Accept)
     };
     let policy = || cell.borrow_mut().observe();
     let result = engine::accept(&mut Listener(cell), listening, &policy, &KClock(cell));

@@ -3,6 +3,7 @@
 
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
+pub(crate) use crate::engine::Settings;
 use crate::engine::{Code, Completion, Policy};
 use crate::ffi::*;
 use std::collections::VecDeque;
@@ -26,30 +27,11 @@ pub(crate) enum Dir {
     Accept,
 }
 
-/// What the stream's setters control, as `net::shared::Settings`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Settings {
-    pub read_timeout: Option<Duration>,
-    pub write_timeout: Option<Duration>,
-    pub nonblocking: bool,
-    pub shut_read: bool,
-    pub shut_write: bool,
-}
-
-impl Settings {
-    pub(crate) fn policy(&self, dir: Dir) -> Policy {
-        match dir {
-            Dir::Read | Dir::Accept => Policy {
-                timeout: self.read_timeout,
-                nonblocking: self.nonblocking,
-                shut: self.shut_read,
-            },
-            Dir::Write => Policy {
-                timeout: self.write_timeout,
-                nonblocking: self.nonblocking,
-                shut: self.shut_write,
-            },
-        }
+/// The policy a call in direction `dir` obeys (an accept obeys the read half).
+pub(crate) fn policy(settings: &Settings, dir: Dir) -> Policy {
+    match dir {
+        Dir::Read | Dir::Accept => settings.read_policy(),
+        Dir::Write => settings.write_policy(),
     }
 }
 
@@ -209,7 +191,7 @@ impl<'s> World<'s> {
         if self.pick() % 8 == 7 {
             self.setter();
         }
-        let policy = self.settings.policy(self.dir);
+        let policy = policy(&self.settings, self.dir);
         self.call.observed = Some((self.elapsed(), policy));
         policy
     }

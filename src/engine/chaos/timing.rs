@@ -1,6 +1,6 @@
 //! The timing promise every blocking call keeps, checked in virtual time.
 
-use super::kernel::World;
+use super::kernel::{self, World};
 use super::CANCEL_RTT;
 use crate::engine::Policy;
 use std::time::Duration;
@@ -25,7 +25,7 @@ impl Timing {
             free_waits: w.call.free_waits,
             issued: w.call.issued,
             before,
-            after: w.settings.policy(w.dir),
+            after: kernel::policy(&w.settings, w.dir),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The promises of one stream call, checked against what the kernel logged.
 
-use super::super::kernel::{Settings, World};
+use super::super::kernel::{policy, Settings, World};
 use super::super::timing::Timing;
 use crate::engine::{Code, Policy};
 use crate::ffi::{ERROR_BROKEN_PIPE, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED};
@@ -29,8 +29,8 @@ impl Expect {
             codes: c.codes.clone(),
             eof: c.eof,
             observed: c.observed,
-            before: before.policy(w.dir),
-            timing: Timing::of(w, before.policy(w.dir)),
+            before: policy(&before, w.dir),
+            timing: Timing::of(w, policy(&before, w.dir)),
         }
     }
 
