@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: unique pipe names and time limits.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
