@@ -46,11 +46,13 @@ pub struct SECURITY_ATTRIBUTES {
 const _: () = {
     assert!(std::mem::size_of::<OVERLAPPED>() == 32);
     assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 24);
+    assert!(std::mem::size_of::<SECURITY_DESCRIPTOR>() == 40);
 };
 #[cfg(target_pointer_width = "32")]
 const _: () = {
     assert!(std::mem::size_of::<OVERLAPPED>() == 20);
     assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 12);
+    assert!(std::mem::size_of::<SECURITY_DESCRIPTOR>() == 20);
 };
 
 // Access rights, creation and flag values (winnt.h, fileapi.h, winbase.h).
@@ -71,7 +73,28 @@ pub const SECURITY_SQOS_PRESENT: DWORD = 0x0010_0000;
 /// `SECURITY_IDENTIFICATION` (`SecurityIdentification << 16`): the server may identify
 /// the client but not impersonate it.
 pub const SECURITY_IDENTIFICATION: DWORD = 0x0001_0000;
+/// The other impersonation levels a client may grant (`SecurityX << 16`, winbase.h).
+pub const SECURITY_ANONYMOUS: DWORD = 0x0000_0000;
+pub const SECURITY_IMPERSONATION: DWORD = 0x0002_0000;
+pub const SECURITY_DELEGATION: DWORD = 0x0003_0000;
 pub const DUPLICATE_SAME_ACCESS: DWORD = 0x0000_0002;
+
+// Security descriptors (winnt.h, securitybaseapi.h).
+pub const TOKEN_QUERY: DWORD = 0x0008;
+/// `TokenUser` of TOKEN_INFORMATION_CLASS.
+pub const TOKEN_USER_CLASS: DWORD = 1;
+pub const SECURITY_DESCRIPTOR_REVISION: DWORD = 1;
+pub const ACL_REVISION: DWORD = 2;
+/// `FILE_ALL_ACCESS`: everything on a pipe, including creating more instances.
+pub const FILE_ALL_ACCESS: DWORD = 0x001F_01FF;
+pub const DACL_SECURITY_INFORMATION: DWORD = 0x0000_0004;
+pub const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
+/// `sizeof(ACL)` and `sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD)` (the SID follows the
+/// mask in place of the `SidStart` DWORD).
+pub const ACL_HEADER_SIZE: usize = 8;
+pub const ACE_HEADER_AND_MASK_SIZE: usize = 8;
+/// `SECURITY_DESCRIPTOR` (absolute form): 4 bytes of header and four pointers.
+pub type SECURITY_DESCRIPTOR = [usize; 5];
 
 // Waits (synchapi.h, winbase.h).
 pub const INFINITE: DWORD = 0xFFFF_FFFF;
@@ -86,6 +109,7 @@ pub const ERROR_INVALID_HANDLE: DWORD = 6;
 pub const ERROR_BROKEN_PIPE: DWORD = 109;
 pub const ERROR_SEM_TIMEOUT: DWORD = 121;
 pub const ERROR_PIPE_BUSY: DWORD = 231;
+pub const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
 pub const ERROR_NO_DATA: DWORD = 232;
 pub const ERROR_PIPE_NOT_CONNECTED: DWORD = 233;
 pub const ERROR_MORE_DATA: DWORD = 234;
@@ -175,6 +199,63 @@ extern "system" {
     pub fn GetCurrentProcess() -> HANDLE;
     pub fn CloseHandle(hObject: HANDLE) -> BOOL;
     pub fn GetLastError() -> DWORD;
+    pub fn GetNamedPipeClientProcessId(Pipe: HANDLE, ClientProcessId: *mut DWORD) -> BOOL;
+    pub fn GetNamedPipeServerProcessId(Pipe: HANDLE, ServerProcessId: *mut DWORD) -> BOOL;
+}
+
+// Advapi32: what building an owner-only security descriptor takes.
+#[cfg(windows)]
+#[link(name = "advapi32")]
+extern "system" {
+    pub fn OpenProcessToken(
+        ProcessHandle: HANDLE,
+        DesiredAccess: DWORD,
+        TokenHandle: *mut HANDLE,
+    ) -> BOOL;
+    pub fn GetTokenInformation(
+        TokenHandle: HANDLE,
+        TokenInformationClass: DWORD,
+        TokenInformation: *mut c_void,
+        TokenInformationLength: DWORD,
+        ReturnLength: *mut DWORD,
+    ) -> BOOL;
+    pub fn GetLengthSid(pSid: *mut c_void) -> DWORD;
+    pub fn InitializeSecurityDescriptor(
+        pSecurityDescriptor: *mut c_void,
+        dwRevision: DWORD,
+    ) -> BOOL;
+    pub fn InitializeAcl(pAcl: *mut c_void, nAclLength: DWORD, dwAclRevision: DWORD) -> BOOL;
+    pub fn AddAccessAllowedAce(
+        pAcl: *mut c_void,
+        dwAceRevision: DWORD,
+        AccessMask: DWORD,
+        pSid: *mut c_void,
+    ) -> BOOL;
+    pub fn SetSecurityDescriptorDacl(
+        pSecurityDescriptor: *mut c_void,
+        bDaclPresent: BOOL,
+        pDacl: *mut c_void,
+        bDaclDefaulted: BOOL,
+    ) -> BOOL;
+}
+
+// Only the tests read a descriptor back.
+#[cfg(all(windows, test))]
+#[link(name = "advapi32")]
+extern "system" {
+    pub fn GetKernelObjectSecurity(
+        Handle: HANDLE,
+        RequestedInformation: DWORD,
+        pSecurityDescriptor: *mut c_void,
+        nLength: DWORD,
+        lpnLengthNeeded: *mut DWORD,
+    ) -> BOOL;
+    pub fn GetSecurityDescriptorDacl(
+        pSecurityDescriptor: *mut c_void,
+        lpbDaclPresent: *mut BOOL,
+        pDacl: *mut *mut c_void,
+        lpbDaclDefaulted: *mut BOOL,
+    ) -> BOOL;
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ mod net;
 mod sys;
 
 #[cfg(windows)]
-pub use net::{Incoming, WinListener, WinStream, DEFAULT_CONNECT_TIMEOUT};
+pub use net::{
+    ConnectOptions, ImpersonationLevel, Incoming, ListenerOptions, WinListener, WinStream,
+    DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT,
+};
 pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
 
 /// Entry points for the cargo-fuzz targets in `fuzz/`: each runs the engine against an

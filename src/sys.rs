@@ -377,6 +377,20 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How to create a server instance.
+pub(crate) struct InstanceSpec<'a> {
+    /// Fail if the name exists already (`FILE_FLAG_FIRST_PIPE_INSTANCE`).
+    pub first: bool,
+    pub reject_remote: bool,
+    /// Buffer sizes, from the server's side: `in_buffer` holds what clients write.
+    pub in_buffer: u32,
+    pub out_buffer: u32,
+    /// 1 to 254, or `PIPE_UNLIMITED_INSTANCES`.
+    pub max_instances: u32,
+    /// Who may connect; `None` keeps the default security descriptor.
+    pub security: Option<&'a OwnerOnly>,
+}
+
 /// Pipe mode and access for every server instance: byte stream, blocking mode (the
 /// overlapped flag gives asynchrony), remote clients rejected unless asked.
 fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
@@ -391,49 +405,54 @@ fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
     (open_mode, pipe_mode)
 }
 
-/// Creates one server instance of `name` (`CreateNamedPipeA`) with `buffer` bytes each
-/// way. `first` asks the system to fail if the name exists already.
-pub(crate) fn create_instance(
-    name: &str,
-    first: bool,
-    reject_remote: bool,
-    buffer: u32,
-) -> Result<Handle, Code> {
+/// Creates one server instance of `name` (`CreateNamedPipeA`) as `spec` says.
+pub(crate) fn create_instance(name: &str, spec: &InstanceSpec<'_>) -> Result<Handle, Code> {
     let c = c_name(name)?;
-    let (open_mode, pipe_mode) = create_flags(first, reject_remote);
-    // SAFETY: `c` is NUL-terminated; default security; the rest are plain values.
+    let (open_mode, pipe_mode) = create_flags(spec.first, spec.reject_remote);
+    let mut attributes = spec.security.map(OwnerOnly::attributes);
+    let attributes_ptr = attributes
+        .as_mut()
+        .map_or(null_mut(), |a| a as *mut SECURITY_ATTRIBUTES);
+    // SAFETY: `c` is NUL-terminated; the security attributes (if any) point to a
+    // descriptor that `spec.security` keeps alive during the call; the rest are values.
     let raw = unsafe {
         CreateNamedPipeA(
             c.as_ptr(),
             open_mode,
             pipe_mode,
-            PIPE_UNLIMITED_INSTANCES,
-            buffer,
-            buffer,
+            spec.max_instances,
+            spec.out_buffer,
+            spec.in_buffer,
             0,
-            null_mut(),
+            attributes_ptr,
         )
     };
     let result = Handle::from_created(raw);
     trace!(
-        "CreateNamedPipeA({:?}, {:#x}, {:#x}, {}) = {:?}",
+        "CreateNamedPipeA({:?}, {:#x}, {:#x}, max={}, out={}, in={}, owner_only={}) = {:?}",
         name,
         open_mode,
         pipe_mode,
-        buffer,
+        spec.max_instances,
+        spec.out_buffer,
+        spec.in_buffer,
+        spec.security.is_some(),
         result
     );
     result
 }
 
-/// Client open flags: overlapped, and the server may identify but not impersonate us.
-const CLIENT_FLAGS: DWORD = FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION;
+/// Client open flags: overlapped, and the quality of service the client grants the
+/// server: `level` is one of the `SECURITY_*` impersonation levels.
+fn client_flags(level: DWORD) -> DWORD {
+    FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | level
+}
 
-/// Opens `name` as a client (`CreateFileA`), read and write, overlapped, allowing the
-/// server only to identify us, not to impersonate us.
-pub(crate) fn open_client(name: &str) -> Result<Handle, Code> {
+/// Opens `name` as a client (`CreateFileA`), read and write, overlapped, granting the
+/// server the impersonation `level` (`SECURITY_IDENTIFICATION` by default).
+pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
     let c = c_name(name)?;
-    let flags = CLIENT_FLAGS;
+    let flags = client_flags(level);
     // SAFETY: `c` is NUL-terminated; no security attributes, no template.
     let raw = unsafe {
         CreateFileA(
@@ -449,6 +468,133 @@ pub(crate) fn open_client(name: &str) -> Result<Handle, Code> {
     let result = Handle::from_created(raw);
     trace!("CreateFileA({:?}, {:#x}) = {:?}", name, flags, result);
     result
+}
+
+/// The process id at the other end of a pipe: the client's for a server end
+/// (`GetNamedPipeClientProcessId`), the server's for a client end.
+pub(crate) fn peer_process_id(file: &Handle, server_end: bool) -> io::Result<u32> {
+    let mut pid: DWORD = 0;
+    // SAFETY: the handle is open and `pid` is ours to write.
+    let ok = unsafe {
+        if server_end {
+            GetNamedPipeClientProcessId(file.raw(), &mut pid)
+        } else {
+            GetNamedPipeServerProcessId(file.raw(), &mut pid)
+        }
+    };
+    let err = if ok == FALSE { last_error() } else { 0 };
+    trace!(
+        "GetNamedPipe{}ProcessId({:?}) = {} pid={} err={}",
+        if server_end { "Client" } else { "Server" },
+        file.raw(),
+        ok,
+        pid,
+        err
+    );
+    if ok == FALSE {
+        return Err(crate::engine::os_error(err));
+    }
+    Ok(pid)
+}
+
+/// A security descriptor whose DACL grants full access to the current user and to no
+/// one else. The descriptor points into `acl`; both live on the heap and move with
+/// the struct without their addresses changing.
+pub(crate) struct OwnerOnly {
+    descriptor: Box<SECURITY_DESCRIPTOR>,
+    /// Never read here, but the descriptor points into it.
+    _acl: Vec<u32>,
+}
+
+// SAFETY: the descriptor and ACL are plain memory that is only read after `new`.
+unsafe impl Send for OwnerOnly {}
+// SAFETY: as above.
+unsafe impl Sync for OwnerOnly {}
+
+impl OwnerOnly {
+    /// Builds the descriptor for the user this process runs as.
+    pub(crate) fn new() -> io::Result<OwnerOnly> {
+        let sid = current_user_sid()?;
+        let acl_len = ACL_HEADER_SIZE + ACE_HEADER_AND_MASK_SIZE + sid.len();
+        let mut acl = vec![0u32; (acl_len + 3) / 4];
+        let mut descriptor = Box::new([0usize; 5]);
+        let acl_ptr = acl.as_mut_ptr().cast::<c_void>();
+        let sd_ptr = descriptor.as_mut_ptr().cast::<c_void>();
+        // SAFETY: `acl` is DWORD-aligned and `acl_len` bytes long (rounded up); the SID
+        // is a copy we own, valid for the call; the descriptor buffer has the size and
+        // pointer alignment of SECURITY_DESCRIPTOR. The DACL pointer stored in it
+        // stays valid because `acl`'s heap buffer lives and never grows with `self`.
+        let ok = unsafe {
+            InitializeAcl(acl_ptr, acl_len as DWORD, ACL_REVISION) != FALSE
+                && AddAccessAllowedAce(
+                    acl_ptr,
+                    ACL_REVISION,
+                    FILE_ALL_ACCESS,
+                    sid.as_ptr() as *mut c_void,
+                ) != FALSE
+                && InitializeSecurityDescriptor(sd_ptr, SECURITY_DESCRIPTOR_REVISION) != FALSE
+                && SetSecurityDescriptorDacl(sd_ptr, TRUE, acl_ptr, FALSE) != FALSE
+        };
+        let err = if ok { 0 } else { last_error() };
+        trace!("owner-only security descriptor = {} err={}", ok, err);
+        if !ok {
+            return Err(crate::engine::os_error(err));
+        }
+        Ok(OwnerOnly {
+            descriptor,
+            _acl: acl,
+        })
+    }
+
+    fn attributes(&self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as DWORD,
+            lpSecurityDescriptor: self.descriptor.as_ptr() as *mut c_void,
+            bInheritHandle: FALSE,
+        }
+    }
+}
+
+/// A copy of the SID of the user this process runs as (its token's `TokenUser`).
+fn current_user_sid() -> io::Result<Vec<u8>> {
+    let mut token: HANDLE = null_mut();
+    // SAFETY: the current-process pseudo handle and a place for the token handle.
+    let ok = unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) };
+    trace!("OpenProcessToken(TOKEN_QUERY) = {} {:?}", ok, token);
+    if ok == FALSE {
+        return Err(crate::engine::os_error(last_error()));
+    }
+    let token = Handle(token);
+    let mut needed: DWORD = 0;
+    // SAFETY: asks only for the size: a NULL buffer of length 0 is allowed.
+    unsafe { GetTokenInformation(token.raw(), TOKEN_USER_CLASS, null_mut(), 0, &mut needed) };
+    // TOKEN_USER starts with a pointer: allocate pointer-aligned words.
+    let words = (needed as usize + 7) / 8;
+    let mut info = vec![0u64; words.max(1)];
+    // SAFETY: `info` is `needed` bytes or more, suitably aligned, and ours to fill.
+    let ok = unsafe {
+        GetTokenInformation(
+            token.raw(),
+            TOKEN_USER_CLASS,
+            info.as_mut_ptr().cast(),
+            (info.len() * 8) as DWORD,
+            &mut needed,
+        )
+    };
+    let err = if ok == FALSE { last_error() } else { 0 };
+    trace!("GetTokenInformation(TokenUser) = {} err={}", ok, err);
+    if ok == FALSE {
+        return Err(crate::engine::os_error(err));
+    }
+    // SAFETY: on success `info` holds a TOKEN_USER whose first field is the SID pointer,
+    // pointing inside `info`; GetLengthSid reads a valid SID's length, and the copy
+    // reads exactly that many bytes of it while `info` is alive.
+    let sid = unsafe {
+        let sid = *info.as_ptr().cast::<*mut c_void>();
+        let len = GetLengthSid(sid) as usize;
+        std::slice::from_raw_parts(sid.cast::<u8>(), len).to_vec()
+    };
+    Ok(sid)
 }
 
 /// Waits up to `timeout` for an instance of `name` to be free (`WaitNamedPipeA`).
@@ -510,13 +656,15 @@ pub(crate) fn pipe_info(file: &Handle) -> Option<PipeInfo> {
 /// The Windows side of connecting: `CreateFileA`, `WaitNamedPipeA` and a sleep.
 pub(crate) struct Dialer<'a> {
     pub name: &'a str,
+    /// The `SECURITY_*` impersonation level granted to the server.
+    pub level: DWORD,
 }
 
 impl Dial for Dialer<'_> {
     type Handle = Handle;
 
     fn open(&mut self) -> Result<Handle, Code> {
-        open_client(self.name)
+        open_client(self.name, self.level)
     }
 
     fn wait_for_instance(&mut self, timeout: Duration) {
@@ -554,10 +702,89 @@ mod tests {
     }
 
     #[test]
-    fn clients_allow_identification_only() {
-        assert_ne!(CLIENT_FLAGS & SECURITY_SQOS_PRESENT, 0);
-        assert_eq!(CLIENT_FLAGS & 0x0003_0000, SECURITY_IDENTIFICATION);
-        assert_ne!(CLIENT_FLAGS & FILE_FLAG_OVERLAPPED, 0);
+    fn clients_grant_the_impersonation_level_asked() {
+        for level in [
+            SECURITY_ANONYMOUS,
+            SECURITY_IDENTIFICATION,
+            SECURITY_IMPERSONATION,
+            SECURITY_DELEGATION,
+        ] {
+            let flags = client_flags(level);
+            assert_ne!(flags & SECURITY_SQOS_PRESENT, 0);
+            assert_eq!(flags & 0x0003_0000, level);
+            assert_ne!(flags & FILE_FLAG_OVERLAPPED, 0);
+        }
+    }
+
+    /// The access list on `file`: (ACE type, access mask, SID) for each entry, or
+    /// `None` if it has no DACL (everyone may do anything).
+    fn dacl_of(file: HANDLE) -> Option<Vec<(u8, u32, Vec<u8>)>> {
+        let mut buf = vec![0u64; 512];
+        let mut needed = 0;
+        let mut present = FALSE;
+        let mut defaulted = FALSE;
+        let mut acl: *mut c_void = null_mut();
+        // SAFETY: the buffer is 4 KiB of ours, aligned; on success it holds a
+        // self-relative descriptor whose DACL pointer points inside it; each ACE is
+        // read within the ACL's AceCount and AceSize.
+        unsafe {
+            let sd = buf.as_mut_ptr().cast::<c_void>();
+            let len = (buf.len() * 8) as DWORD;
+            let ok = GetKernelObjectSecurity(file, DACL_SECURITY_INFORMATION, sd, len, &mut needed);
+            assert_ne!(
+                ok,
+                FALSE,
+                "GetKernelObjectSecurity failed: {}",
+                last_error()
+            );
+            let ok = GetSecurityDescriptorDacl(sd, &mut present, &mut acl, &mut defaulted);
+            assert_ne!(ok, FALSE);
+            if present == FALSE || acl.is_null() {
+                return None;
+            }
+            let count = ptr::read_unaligned(acl.cast::<u8>().add(4).cast::<u16>());
+            let mut ace = acl.cast::<u8>().add(ACL_HEADER_SIZE);
+            let mut entries = Vec::new();
+            for _ in 0..count {
+                let kind = *ace;
+                let size = ptr::read_unaligned(ace.add(2).cast::<u16>()) as usize;
+                let mask = ptr::read_unaligned(ace.add(4).cast::<u32>());
+                let sid = ace.add(ACE_HEADER_AND_MASK_SIZE);
+                let sid_len = GetLengthSid(sid.cast()) as usize;
+                entries.push((
+                    kind,
+                    mask,
+                    std::slice::from_raw_parts(sid, sid_len).to_vec(),
+                ));
+                ace = ace.add(size);
+            }
+            Some(entries)
+        }
+    }
+
+    #[test]
+    fn owner_only_instances_grant_the_current_user_and_nobody_else() {
+        let user = current_user_sid().unwrap();
+        assert!(user.len() >= 8, "a SID has a header and an authority");
+        let name = format!(r"\\.\pipe\winpipe-unit-{}-owner-only", std::process::id());
+        let listener = crate::ListenerOptions::new()
+            .owner_only(true)
+            .backlog(2)
+            .bind(&name)
+            .unwrap();
+        let dacl = dacl_of(listener.as_raw_handle()).expect("an owner-only pipe has a DACL");
+        assert_eq!(dacl, vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)]);
+        // The owner itself can still connect.
+        crate::WinStream::connect(&name).unwrap();
+    }
+
+    #[test]
+    fn default_instances_keep_the_default_descriptor() {
+        let user = current_user_sid().unwrap();
+        let name = format!(r"\\.\pipe\winpipe-unit-{}-default-dacl", std::process::id());
+        let listener = crate::WinListener::bind(&name).unwrap();
+        let ours = vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)];
+        assert_ne!(dacl_of(listener.as_raw_handle()), Some(ours));
     }
 
     #[test]

@@ -331,11 +331,19 @@ fn connect_waits_for_a_listener_that_binds_later() {
 
 // 8. Every instance busy.
 
+/// A listener that keeps a single instance waiting, so one client makes it busy.
+fn one_instance(name: &str) -> WinListener {
+    winpipe::ListenerOptions::new()
+        .backlog(1)
+        .bind(name)
+        .unwrap()
+}
+
 #[test]
 fn connect_times_out_while_the_only_instance_is_busy() {
     within(LIMIT, || {
         let name = pipe_name("connect_times_out_while_busy");
-        let _listener = WinListener::bind(&name).unwrap();
+        let _listener = one_instance(&name);
         // A takes the only instance; nobody accepts, so no other instance appears.
         let _a = connect(&name);
         let started = Instant::now();
@@ -351,7 +359,7 @@ fn connect_times_out_while_the_only_instance_is_busy() {
 fn busy_connect_succeeds_when_accept_makes_a_new_instance() {
     within(LIMIT, || {
         let name = pipe_name("busy_connect_succeeds_after_accept");
-        let listener = WinListener::bind(&name).unwrap();
+        let listener = one_instance(&name);
         let mut a = connect(&name);
         let acceptor = {
             let listener = listener.try_clone().unwrap();

@@ -419,7 +419,11 @@ fn connect_returns_other_errors_at_once() {
 /// A listener whose instances answer ConnectNamedPipe from a shared script.
 struct ScriptedListen {
     made: usize,
-    fail_create: bool,
+    /// What every create fails with, if anything.
+    fail_create: Option<Code>,
+    /// How many creates fail with ERROR_PIPE_BUSY first (the instance limit).
+    busy: usize,
+    slept: Vec<Duration>,
 }
 
 /// How the next ConnectNamedPipe ends: at once (with an optional error), or pending
@@ -497,18 +501,27 @@ impl Port for Instance {
 impl Listen for ScriptedListen {
     type Instance = Instance;
     fn create(&mut self) -> Result<Instance, Code> {
-        if self.fail_create {
-            return Err(ERROR_ACCESS_DENIED);
+        if let Some(code) = self.fail_create {
+            return Err(code);
+        }
+        if self.busy > 0 {
+            self.busy -= 1;
+            return Err(ERROR_PIPE_BUSY);
         }
         self.made += 1;
         Ok(Instance { id: self.made })
+    }
+    fn sleep(&mut self, pause: Duration) {
+        self.slept.push(pause);
     }
 }
 
 fn listener() -> ScriptedListen {
     ScriptedListen {
         made: 0,
-        fail_create: false,
+        fail_create: None,
+        busy: 0,
+        slept: Vec::new(),
     }
 }
 
@@ -567,7 +580,7 @@ fn accept_reports_a_failed_refill_without_losing_the_client() {
     set_answers(vec![Answer::Done(None)]);
     let mut listener = listener();
     let mut listening = Some(listener.create().unwrap());
-    listener.fail_create = true;
+    listener.fail_create = Some(ERROR_ACCESS_DENIED);
     let clock = SimClock::default();
     let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
     assert_eq!(accepted.id, 1);
@@ -587,4 +600,71 @@ fn a_broken_instance_is_replaced() {
     let err = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(ERROR_INVALID_HANDLE as i32));
     assert_eq!(listening.as_ref().map(|i| i.id), Some(2));
+}
+
+#[test]
+fn accept_waits_while_the_pipe_has_its_maximum_of_instances() {
+    set_answers(vec![Answer::Done(Some(ERROR_PIPE_CONNECTED))]);
+    let mut listener = listener();
+    listener.busy = 7;
+    let mut listening = None;
+    let clock = SimClock::default();
+    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    assert_eq!(accepted.id, 1);
+    assert!(refill.is_none());
+    let ms = Duration::from_millis;
+    assert_eq!(
+        listener.slept,
+        [ms(1), ms(2), ms(4), ms(8), ms(16), ms(32), ms(50)]
+    );
+}
+
+#[test]
+fn nonblocking_accept_at_the_instance_limit_would_block_without_sleeping() {
+    let mut listener = listener();
+    listener.busy = 1;
+    let mut listening = None;
+    let nonblocking = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let err = accept(
+        &mut listener,
+        &mut listening,
+        &nonblocking,
+        &SimClock::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert!(listener.slept.is_empty());
+    assert!(listening.is_none());
+}
+
+#[test]
+fn reaching_the_instance_limit_on_refill_is_not_an_error() {
+    set_answers(vec![Answer::Done(None)]);
+    let mut listener = listener();
+    let mut listening = Some(listener.create().unwrap());
+    listener.busy = 1;
+    let clock = SimClock::default();
+    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    assert_eq!(accepted.id, 1);
+    assert!(refill.is_none(), "the limit is expected, not an error");
+    assert!(listening.is_none());
+}
+
+#[test]
+fn other_create_errors_are_returned_at_once() {
+    let mut listener = listener();
+    listener.fail_create = Some(ERROR_ACCESS_DENIED);
+    let mut listening = None;
+    let err = accept(
+        &mut listener,
+        &mut listening,
+        &blocking(),
+        &SimClock::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
+    assert!(listener.slept.is_empty());
 }

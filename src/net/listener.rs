@@ -1,11 +1,13 @@
 //! `WinListener`: a pipe name that accepts clients.
 
 use super::addr::WinPipeSocketAddr;
+use super::options::ListenerOptions;
 use super::shared::{lock, Registration, Shared};
-use super::stream::{WinStream, PIPE_BUFFER};
+use super::stream::WinStream;
 use crate::engine::{self, Code, Issued, Listen, Policy, Port, Request, Since};
 use crate::ffi::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
-use crate::sys::{self, Handle, Overlapped};
+use crate::sys::{self, Handle, InstanceSpec, Overlapped, OwnerOnly};
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::os::windows::io::{AsRawHandle, RawHandle};
@@ -16,11 +18,17 @@ use std::time::Duration;
 
 /// A named pipe server: the `UnixListener` of winpipe.
 ///
-/// [`bind`](Self::bind) creates the first pipe instance at once, so clients can connect
-/// before [`accept`](Self::accept) is called, and the listener always keeps one instance
-/// waiting: each accept replaces the instance it hands out before returning. A client
-/// that arrives while the waiting instance is being replaced is not refused: its connect
-/// waits for the next instance.
+/// [`bind`](Self::bind) creates the pipe's instances at once, so clients can connect
+/// before [`accept`](Self::accept) is called. The listener keeps a backlog of instances
+/// waiting ([`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG), or as set with
+/// [`ListenerOptions::backlog`](crate::ListenerOptions::backlog)): each accept replaces
+/// the instance it hands out before returning. A client that finds no free instance is
+/// not refused: its connect waits for the next one.
+///
+/// Accept order: Windows gives a connecting client the oldest waiting instance, and
+/// accept always takes the oldest instance, so clients are accepted in the order their
+/// connects succeeded. (Observed under Wine; Microsoft does not document which free
+/// instance a client gets.)
 ///
 /// Clones share the waiting instance and the nonblocking setting; the last one dropped
 /// closes the instance. Unlike a Unix socket path, the name stays in use (a new `bind`
@@ -34,7 +42,13 @@ pub struct WinListener {
 struct Inner {
     addr: WinPipeSocketAddr,
     shared: Arc<Shared>,
-    listening: Mutex<Option<Instance>>,
+    /// The instances waiting for clients, oldest first.
+    listening: Mutex<VecDeque<Instance>>,
+    backlog: usize,
+    in_buffer: u32,
+    out_buffer: u32,
+    max_instances: u32,
+    security: Option<OwnerOnly>,
     reject_remote: AtomicBool,
     /// Raw value of the newest instance, for `as_raw_handle`.
     newest: AtomicUsize,
@@ -64,14 +78,44 @@ impl Listen for &Inner {
     type Instance = Instance;
 
     fn create(&mut self) -> Result<Instance, Code> {
-        let name = self.addr.name().unwrap_or_default();
-        let reject_remote = self.reject_remote.load(Ordering::Relaxed);
-        let handle = sys::create_instance(name, false, reject_remote, PIPE_BUFFER as u32)?;
-        Ok(self.adopt(handle))
+        self.create_instance(false)
+    }
+
+    fn sleep(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
     }
 }
 
 impl Inner {
+    fn create_instance(&self, first: bool) -> Result<Instance, Code> {
+        let name = self.addr.name().unwrap_or_default();
+        let spec = InstanceSpec {
+            first,
+            reject_remote: self.reject_remote.load(Ordering::Relaxed),
+            in_buffer: self.in_buffer,
+            out_buffer: self.out_buffer,
+            max_instances: self.max_instances,
+            security: self.security.as_ref(),
+        };
+        let handle = sys::create_instance(name, &spec)?;
+        Ok(self.adopt(handle))
+    }
+
+    /// Makes instances until `backlog` wait, or the pipe's instance limit is reached.
+    /// Another failure is kept for `take_error`; the next accept tries again.
+    fn top_up(&self, listening: &mut VecDeque<Instance>) {
+        while listening.len() < self.backlog {
+            match self.create_instance(false) {
+                Ok(instance) => listening.push_back(instance),
+                Err(ERROR_PIPE_BUSY) => break,
+                Err(code) => {
+                    *lock(&self.error) = Some(engine::os_error(code));
+                    break;
+                }
+            }
+        }
+    }
+
     fn adopt(&self, handle: Handle) -> Instance {
         self.newest.store(handle.raw() as usize, Ordering::Relaxed);
         Instance {
@@ -83,8 +127,9 @@ impl Inner {
 }
 
 impl WinListener {
-    /// Binds to the pipe name `path` (`\\.\pipe\NAME`) and creates its first instance.
-    /// Remote clients are rejected.
+    /// Binds to the pipe name `path` (`\\.\pipe\NAME`) with the default
+    /// [`ListenerOptions`]: a backlog of [`DEFAULT_BACKLOG`](crate::DEFAULT_BACKLOG)
+    /// instances, created at once; remote clients rejected; the name must be new.
     ///
     /// # Errors
     /// `InvalidInput` for an invalid name; `AddrInUse` if the name already has
@@ -100,34 +145,61 @@ impl WinListener {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<WinListener> {
-        Self::bind_addr(&WinPipeSocketAddr::from_pathname(path)?)
+        ListenerOptions::new().bind(path)
     }
 
     /// Binds to `addr`, as [`bind`](Self::bind).
     pub fn bind_addr(addr: &WinPipeSocketAddr) -> io::Result<WinListener> {
+        ListenerOptions::new().bind_addr(addr)
+    }
+
+    /// Options for a listener (backlog, buffers, security), as `File::options`.
+    pub fn options() -> ListenerOptions {
+        ListenerOptions::new()
+    }
+
+    /// Binds with checked `options`.
+    pub(crate) fn bind_with(
+        addr: &WinPipeSocketAddr,
+        options: &ListenerOptions,
+    ) -> io::Result<WinListener> {
         let name = addr.name().ok_or_else(|| {
             io::Error::new(ErrorKind::InvalidInput, "cannot bind an unnamed address")
         })?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE below makes Windows refuse a name in use, but
         // Wine ignores that flag: look for an existing instance first as well.
-        match sys::wait_for_instance(name, Duration::from_millis(1)) {
-            Err(ERROR_FILE_NOT_FOUND) => {}
-            _ => return Err(in_use(name)),
+        if options.first_instance {
+            match sys::wait_for_instance(name, Duration::from_millis(1)) {
+                Err(ERROR_FILE_NOT_FOUND) => {}
+                _ => return Err(in_use(name)),
+            }
         }
-        let handle = match sys::create_instance(name, true, true, PIPE_BUFFER as u32) {
-            Ok(handle) => handle,
-            Err(ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY) => return Err(in_use(name)),
-            Err(code) => return Err(engine::os_error(code)),
+        let security = match options.owner_only {
+            true => Some(OwnerOnly::new()?),
+            false => None,
         };
         let inner = Arc::new(Inner {
             addr: addr.clone(),
             shared: Shared::new(),
-            listening: Mutex::new(None),
-            reject_remote: AtomicBool::new(true),
+            listening: Mutex::new(VecDeque::new()),
+            backlog: options.backlog,
+            in_buffer: options.in_buffer_size,
+            out_buffer: options.out_buffer_size,
+            max_instances: options.instance_limit(),
+            security,
+            reject_remote: AtomicBool::new(options.reject_remote),
             newest: AtomicUsize::new(0),
             error: Mutex::new(None),
         });
-        *lock(&inner.listening) = Some(inner.adopt(handle));
+        let mut listening = VecDeque::new();
+        for i in 0..options.backlog {
+            match inner.create_instance(i == 0 && options.first_instance) {
+                Ok(instance) => listening.push_back(instance),
+                Err(ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY) if i == 0 => return Err(in_use(name)),
+                Err(code) => return Err(engine::os_error(code)),
+            }
+        }
+        *lock(&inner.listening) = listening;
         Ok(WinListener { inner })
     }
 
@@ -143,11 +215,27 @@ impl WinListener {
         let inner: &Inner = &self.inner;
         let (instance, refill_error) = {
             let mut listening = lock(&inner.listening);
+            inner.top_up(&mut listening);
             let policy = || Policy {
                 nonblocking: inner.shared.settings().nonblocking,
                 ..Policy::default()
             };
-            engine::accept(&mut &*inner, &mut listening, &policy, &Since::start())?
+            // The oldest instance is the one the next client gets.
+            let mut oldest = listening.pop_front();
+            let before = oldest.as_ref().map(|i| i.handle.raw());
+            let result = engine::accept(&mut &*inner, &mut oldest, &policy, &Since::start());
+            if let Some(instance) = oldest {
+                // The same instance (a stopped accept) stays the oldest; a new one is
+                // the newest.
+                if Some(instance.handle.raw()) == before {
+                    listening.push_front(instance);
+                } else {
+                    listening.push_back(instance);
+                }
+            }
+            let accepted = result?;
+            inner.top_up(&mut listening);
+            accepted
         };
         if let Some(err) = refill_error {
             *lock(&inner.error) = Some(err);

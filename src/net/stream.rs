@@ -1,10 +1,11 @@
 //! `WinStream`: one connected end of a named pipe.
 
 use super::addr::WinPipeSocketAddr;
+use super::options::ConnectOptions;
 use super::shared::{lock, Registration, Shared};
 use crate::engine::{self, Policy, Port, Request, Since};
-use crate::ffi::ERROR_PIPE_CONNECTED;
-use crate::sys::{self, Handle, Overlapped};
+use crate::ffi::{ERROR_PIPE_CONNECTED, PIPE_UNLIMITED_INSTANCES, SECURITY_IDENTIFICATION};
+use crate::sys::{self, Handle, InstanceSpec, Overlapped};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
@@ -12,6 +13,7 @@ use std::os::windows::io::{
     AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
 };
 use std::path::Path;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -143,12 +145,25 @@ impl WinStream {
     ///
     /// While nobody listens it tries again after 1, 2, 4 … up to 50 ms; while every
     /// instance is busy it waits for one with `WaitNamedPipeA`. The server may identify
-    /// the client but not impersonate it (`SECURITY_IDENTIFICATION`).
+    /// the client but not impersonate it (`SECURITY_IDENTIFICATION`); see
+    /// [`ConnectOptions`] to change that.
     pub fn connect_addr_with_timeout(
         addr: &WinPipeSocketAddr,
         timeout: Duration,
     ) -> io::Result<WinStream> {
-        if timeout.is_zero() {
+        ConnectOptions::new().timeout(timeout).connect_addr(addr)
+    }
+
+    /// Options for connecting (timeout, impersonation level), as `File::options`.
+    pub fn options() -> ConnectOptions {
+        ConnectOptions::new()
+    }
+
+    pub(crate) fn connect_with(
+        addr: &WinPipeSocketAddr,
+        options: &ConnectOptions,
+    ) -> io::Result<WinStream> {
+        if options.timeout.is_zero() {
             return Err(io::Error::new(
                 ErrorKind::InvalidInput,
                 "cannot connect with a zero timeout",
@@ -160,7 +175,11 @@ impl WinStream {
                 "cannot connect to an unnamed address",
             )
         })?;
-        let handle = engine::connect(&mut sys::Dialer { name }, name, timeout, &Since::start())?;
+        let mut dialer = sys::Dialer {
+            name,
+            level: options.impersonation.flags(),
+        };
+        let handle = engine::connect(&mut dialer, name, options.timeout, &Since::start())?;
         Ok(WinStream::new(handle, Side::Client, addr.clone(), None))
     }
 
@@ -188,9 +207,16 @@ impl WinStream {
             NEXT.fetch_add(1, Ordering::Relaxed),
             nanos
         );
-        let server = sys::create_instance(&name, true, true, PIPE_BUFFER as u32)
-            .map_err(engine::os_error)?;
-        let client = sys::open_client(&name).map_err(engine::os_error)?;
+        let spec = InstanceSpec {
+            first: true,
+            reject_remote: true,
+            in_buffer: PIPE_BUFFER as u32,
+            out_buffer: PIPE_BUFFER as u32,
+            max_instances: PIPE_UNLIMITED_INSTANCES,
+            security: None,
+        };
+        let server = sys::create_instance(&name, &spec).map_err(engine::os_error)?;
+        let client = sys::open_client(&name, SECURITY_IDENTIFICATION).map_err(engine::os_error)?;
         // The client is already there: ConnectNamedPipe says ERROR_PIPE_CONNECTED.
         let mut slot = Overlapped::new();
         let (done, _) = slot.on(&server).submit(Request::Connect, |issued| {
@@ -236,6 +262,18 @@ impl WinStream {
             Side::Client => self.name.clone(),
             Side::Server => WinPipeSocketAddr::unnamed(),
         })
+    }
+
+    /// The id of the process at the other end: the client's for a stream from
+    /// [`WinListener::accept`](crate::WinListener::accept)
+    /// (`GetNamedPipeClientProcessId`), the server's for a connected client
+    /// (`GetNamedPipeServerProcessId`). For [`pair`](Self::pair) it is this process.
+    ///
+    /// A process id names a process only while it runs: once the peer has exited the
+    /// id may be reused. Use it for logging or to look the process up while the
+    /// connection is open, not as proof of identity.
+    pub fn peer_process_id(&self) -> io::Result<u32> {
+        sys::peer_process_id(&self.handle, self.side == Side::Server)
     }
 
     /// Sets the read timeout; `None` (the default) blocks without limit.
@@ -451,6 +489,32 @@ impl From<WinStream> for OwnedHandle {
         } = stream;
         drop(registration);
         handle.into_owned()
+    }
+}
+
+/// Hands the connection to a child process as its stdin, stdout or stderr, as
+/// `Stdio::from(OwnedHandle::from(stream))` does.
+///
+/// The child inherits a handle opened for overlapped I/O. Programs that read and write
+/// their standard handles synchronously (Rust's std, the C runtime) still work: for
+/// each call Windows signals the handle when the operation completes, and they wait
+/// on it. That only holds while the child is the one process doing I/O on this end,
+/// which is why the stream is consumed: drop every clone of it in the parent as well.
+///
+/// ```no_run
+/// use std::process::{Command, Stdio};
+/// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
+/// let (stream, _) = listener.accept()?;
+/// let reply = stream.try_clone()?;
+/// let child = Command::new("worker.exe")
+///     .stdin(Stdio::from(stream))
+///     .stdout(Stdio::from(reply))
+///     .spawn()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+impl From<WinStream> for Stdio {
+    fn from(stream: WinStream) -> Stdio {
+        Stdio::from(OwnedHandle::from(stream))
     }
 }
 

@@ -54,6 +54,11 @@ impl<'w, 's> Listen for Listener<'w, 's> {
         let id = w.space.create();
         Ok(Inst { cell: self.0, id })
     }
+
+    fn sleep(&mut self, pause: Duration) {
+        assert!(!pause.is_zero(), "invariant: slept for nothing");
+        self.0.borrow_mut().now += pause;
+    }
 }
 
 /// A client end our `connect` opened: `slot` is our instance it took, if it was ours.
@@ -257,10 +262,16 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
             );
             assert!(!slot.accepted, "invariant: accepted twice");
             slot.accepted = true;
-            assert_eq!(
-                refill.is_none(),
-                now_id.is_some(),
-                "invariant: refill error and listening instance disagree"
+            // No fresh instance is an error only if the kernel said something other
+            // than "instance limit reached".
+            let limited = w.call.codes.contains(&ERROR_PIPE_BUSY);
+            assert!(
+                refill.is_none() || now_id.is_none(),
+                "invariant: refill error although an instance listens"
+            );
+            assert!(
+                now_id.is_some() || refill.is_some() || limited,
+                "invariant: no instance listens and no error says why"
             );
             assert_ne!(
                 now_id,
@@ -290,8 +301,11 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
                 ErrorKind::ConnectionAborted => assert!(p.shut),
                 _ => panic!("invariant: unexpected accept error {err:?}"),
             }
+            // With no instance to begin with, the stop may come while waiting for the
+            // instance limit: then there is none to keep.
+            let limited = before_id.is_none() && w.call.codes.contains(&ERROR_PIPE_BUSY);
             assert!(
-                now_id.is_some(),
+                now_id.is_some() || limited,
                 "invariant: a stopped accept lost its instance"
             );
             if before_id.is_some() {
