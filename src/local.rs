@@ -1,0 +1,401 @@
+//! Local IPC with one source for Unix and Windows.
+//!
+//! [`Listener`], [`Stream`] and [`SocketAddr`] are std's Unix socket types on Unix and
+//! winpipe's named pipe types on Windows, which have the same methods. [`service_path`]
+//! turns a short service name into the platform's address, and [`bind`] and [`connect`]
+//! use it, so a program written against this module needs no `cfg`:
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use winpipe::local;
+//!
+//! let service = format!("winpipe-doc-{}", std::process::id());
+//! let listener = local::bind(&service)?;
+//! let mut client = local::connect(&service)?;
+//! let (mut server, _addr) = listener.accept()?;
+//! client.write_all(b"ping")?;
+//! let mut buf = [0; 4];
+//! server.read_exact(&mut buf)?;
+//! assert_eq!(&buf, b"ping");
+//! # #[cfg(unix)] // the socket file outlives the listener
+//! # std::fs::remove_file(local::service_path(&service)?)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # Where a service lives
+//!
+//! | platform | address of service `NAME` | who shares the name |
+//! |---|---|---|
+//! | Windows | `\\.\pipe\NAME` | every user of the machine |
+//! | Unix, `XDG_RUNTIME_DIR` names a directory | `$XDG_RUNTIME_DIR/NAME.sock` | the user (the directory is theirs alone) |
+//! | Unix otherwise | `TEMP/NAME-UID.sock`, TEMP from `std::env::temp_dir()` (`$TMPDIR` or `/tmp`), UID the user id | the user, but any user can create the file first |
+//!
+//! A server and its clients find each other only if they see the same
+//! `XDG_RUNTIME_DIR` and `TMPDIR`. Where other users share the namespace (Windows, a
+//! shared `/tmp`), a name can be taken by someone else first: a client that must know
+//! who it talks to has to check the server.
+//!
+//! # What still differs
+//!
+//! - On Unix the socket file stays after the listener is dropped (as with std); [`bind`]
+//!   removes it the next time if nobody listens on it. On Windows the name is free
+//!   again once the listener and every accepted stream are dropped.
+//! - [`connect`] when nobody listens: on Unix it fails at once with `NotFound` (no
+//!   socket file) or `ConnectionRefused` (a file nobody listens on); on Windows it
+//!   waits up to `winpipe::DEFAULT_CONNECT_TIMEOUT` (10 s) for a listener, then gives
+//!   `ConnectionRefused`.
+//! - Code that calls a method only one platform's type has (such as winpipe's
+//!   `connect_with_timeout` or `reject_remote`) needs `cfg` again.
+
+use std::io::{self, ErrorKind};
+use std::path::PathBuf;
+
+/// A listener for local clients: a Unix socket listener on Unix, winpipe's
+/// [`WinListener`](crate::WinListener) on Windows.
+#[cfg(windows)]
+pub type Listener = crate::WinListener;
+/// A listener for local clients: std's
+/// [`UnixListener`](std::os::unix::net::UnixListener) on Unix, winpipe's `WinListener`
+/// on Windows.
+#[cfg(unix)]
+pub type Listener = std::os::unix::net::UnixListener;
+
+/// A connection between local processes: a Unix stream socket on Unix, winpipe's
+/// [`WinStream`](crate::WinStream) on Windows.
+#[cfg(windows)]
+pub type Stream = crate::WinStream;
+/// A connection between local processes: std's
+/// [`UnixStream`](std::os::unix::net::UnixStream) on Unix, winpipe's `WinStream` on
+/// Windows.
+#[cfg(unix)]
+pub type Stream = std::os::unix::net::UnixStream;
+
+/// The address of a [`Listener`] or [`Stream`]: a Unix socket address on Unix,
+/// winpipe's [`WinPipeSocketAddr`](crate::WinPipeSocketAddr) on Windows.
+#[cfg(windows)]
+pub type SocketAddr = crate::WinPipeSocketAddr;
+/// The address of a [`Listener`] or [`Stream`]: std's
+/// [`SocketAddr`](std::os::unix::net::SocketAddr) on Unix, winpipe's
+/// `WinPipeSocketAddr` on Windows.
+#[cfg(unix)]
+pub type SocketAddr = std::os::unix::net::SocketAddr;
+
+/// The longest service name, in bytes: short enough that the socket path fits a Unix
+/// socket address (107 bytes on Linux, 103 on macOS and the BSDs) in the usual runtime
+/// and temporary directories.
+const MAX_NAME_LEN: usize = 64;
+
+/// The address of the service `name` on this platform: `\\.\pipe\NAME` on Windows;
+/// on Unix `$XDG_RUNTIME_DIR/NAME.sock` if `XDG_RUNTIME_DIR` is an absolute path to a
+/// directory, else `NAME-UID.sock` in `std::env::temp_dir()`, UID being the user id
+/// (see the [module documentation](self) for who shares which name).
+///
+/// A service name is 1 to 64 ASCII characters with no `/`, `\` or NUL, and does not end
+/// with `.` or a space (Windows drops those from a name). The same names are valid on
+/// every platform. Nothing is created or checked on disk, except whether the runtime
+/// directory exists.
+///
+/// # Errors
+/// `InvalidInput`, with a message naming the problem, for an invalid name, or on Unix
+/// if the path would be too long for a socket address (a long `$TMPDIR` or
+/// `$XDG_RUNTIME_DIR`).
+///
+/// ```
+/// let path = winpipe::local::service_path("my-service")?;
+/// assert!(path.to_string_lossy().contains("my-service"));
+/// let err = winpipe::local::service_path("a/b").unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn service_path(name: &str) -> io::Result<PathBuf> {
+    check_name(name).map_err(|problem| io::Error::new(ErrorKind::InvalidInput, problem))?;
+    platform::service_path(name)
+}
+
+/// Binds a [`Listener`] to the service `name` (see [`service_path`]).
+///
+/// On Windows this is `WinListener::bind`. On Unix, if the socket file exists but
+/// nobody listens on it (a connect is refused), `bind` removes it and binds again; a
+/// file that is not a socket is never removed. The check is one connect: a server
+/// listening on the name sees a client that connects and closes at once. Two processes
+/// that bind the same name at the same moment over a stale file can both succeed, the
+/// second one's socket replacing the first's.
+///
+/// # Errors
+/// As [`service_path`]; `AddrInUse` if someone listens on the name, or on Unix if a
+/// file that is not a socket is in the way; the error of removing a stale socket file
+/// (such as `PermissionDenied` for another user's file); other errors of the
+/// platform's `bind`.
+pub fn bind(name: &str) -> io::Result<Listener> {
+    platform::bind(service_path(name)?)
+}
+
+/// Connects a [`Stream`] to the service `name` (see [`service_path`]).
+///
+/// # Errors
+/// As [`service_path`]; when nobody listens, `NotFound` or `ConnectionRefused` at once
+/// on Unix, `ConnectionRefused` after 10 s on Windows; other errors of the platform's
+/// `connect`.
+pub fn connect(name: &str) -> io::Result<Stream> {
+    Stream::connect(service_path(name)?)
+}
+
+/// Checks a service name; the error says what is wrong with it.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("service name is empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err("service name is longer than 64 bytes");
+    }
+    if name.contains('\0') {
+        return Err("service name contains a NUL character");
+    }
+    if name.contains(['/', '\\']) {
+        return Err(r"service name contains a path separator (/ or \)");
+    }
+    if !name.is_ascii() {
+        return Err("service name contains non-ASCII characters, which Windows pipe names in winpipe cannot carry");
+    }
+    if name.ends_with(['.', ' ']) {
+        return Err("service name ends with a period or a space, which Windows drops");
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+mod platform {
+    use super::Listener;
+    use std::io;
+    use std::path::PathBuf;
+
+    pub(super) fn service_path(name: &str) -> io::Result<PathBuf> {
+        Ok(PathBuf::from(format!(r"\\.\pipe\{name}")))
+    }
+
+    pub(super) fn bind(path: PathBuf) -> io::Result<Listener> {
+        Listener::bind(path)
+    }
+}
+
+#[cfg(unix)]
+mod platform {
+    use super::{Listener, Stream};
+    use std::ffi::OsString;
+    use std::fs::{self, File};
+    use std::io::{self, ErrorKind};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::os::unix::io::OwnedFd;
+    use std::os::unix::net::UnixDatagram;
+    use std::path::{Path, PathBuf};
+
+    /// The longest path a socket address holds: `sun_path` less its terminating NUL.
+    pub(super) const MAX_SOCKET_PATH: usize =
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            107
+        } else {
+            103
+        };
+
+    pub(super) fn service_path(name: &str) -> io::Result<PathBuf> {
+        socket_path(name, std::env::var_os("XDG_RUNTIME_DIR"))
+    }
+
+    /// The socket path of a valid service name, given the value of `XDG_RUNTIME_DIR`.
+    pub(super) fn socket_path(name: &str, runtime_dir: Option<OsString>) -> io::Result<PathBuf> {
+        let runtime_dir = runtime_dir
+            .map(PathBuf::from)
+            .filter(|dir| dir.is_absolute() && dir.is_dir());
+        let path = match runtime_dir {
+            Some(dir) => dir.join(format!("{name}.sock")),
+            None => std::env::temp_dir().join(format!("{name}-{}.sock", user_id()?)),
+        };
+        if path.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "socket path {} is longer than the {MAX_SOCKET_PATH} bytes a Unix socket \
+                     address holds: use a shorter service name or directory",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(path)
+    }
+
+    /// The effective user id, without libc or `unsafe`: a new socket belongs to the
+    /// user who creates it, and `fstat` reports that owner.
+    pub(super) fn user_id() -> io::Result<u32> {
+        let socket = File::from(OwnedFd::from(UnixDatagram::unbound()?));
+        Ok(socket.metadata()?.uid())
+    }
+
+    pub(super) fn bind(path: PathBuf) -> io::Result<Listener> {
+        match Listener::bind(&path) {
+            Err(err) if err.kind() == ErrorKind::AddrInUse && is_stale_socket(&path) => {
+                fs::remove_file(&path).map_err(|e| {
+                    let message = format!("cannot remove stale socket {}: {e}", path.display());
+                    io::Error::new(e.kind(), message)
+                })?;
+                Listener::bind(&path)
+            }
+            result => result,
+        }
+    }
+
+    /// Whether `path` is a socket file nobody listens on.
+    fn is_stale_socket(path: &Path) -> bool {
+        let is_socket = fs::symlink_metadata(path).map_or(false, |m| m.file_type().is_socket());
+        is_socket
+            && matches!(Stream::connect(path), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(name: &str) -> &'static str {
+        check_name(name).unwrap_err()
+    }
+
+    #[test]
+    fn valid_names() {
+        for name in ["a", "my-service_1.0", "with space", "..x", &"x".repeat(64)] {
+            assert_eq!(check_name(name), Ok(()), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn each_invalid_name_names_its_problem() {
+        assert!(problem("").contains("empty"));
+        assert!(problem(&"x".repeat(65)).contains("64 bytes"));
+        assert!(problem("a\0b").contains("NUL"));
+        assert!(problem("a/b").contains("separator"));
+        assert!(problem(r"a\b").contains("separator"));
+        assert!(problem("/").contains("separator"));
+        assert!(problem("é").contains("non-ASCII"));
+        assert!(problem(".").contains("period"));
+        assert!(problem("..").contains("period"));
+        assert!(problem("name.").contains("period"));
+        assert!(problem("name ").contains("space"));
+    }
+
+    #[test]
+    fn service_path_rejects_invalid_names_with_invalid_input() {
+        for name in ["", "a/b", r"a\b", "a\0b", &"x".repeat(65), "é", "a."] {
+            let err = service_path(name).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{name:?}");
+            assert!(err.to_string().starts_with("service name"), "{err}");
+            assert_eq!(bind(name).unwrap_err().kind(), ErrorKind::InvalidInput);
+            assert_eq!(connect(name).unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn windows_service_path_is_a_local_pipe_name() {
+        use crate::WinPipeSocketAddr;
+        let path = service_path("my-service").unwrap();
+        assert_eq!(path.to_str(), Some(r"\\.\pipe\my-service"));
+        // Every valid service name makes a valid pipe name.
+        for name in ["a", "with space", &"x".repeat(64)] {
+            let path = service_path(name).unwrap();
+            let addr = WinPipeSocketAddr::from_pathname(&path).unwrap();
+            assert_eq!(addr.as_pathname(), Some(path.as_path()));
+        }
+    }
+
+    #[cfg(unix)]
+    mod unix {
+        use super::super::platform::{socket_path, user_id, MAX_SOCKET_PATH};
+        use super::*;
+        use std::ffi::OsString;
+        use std::os::unix::fs::MetadataExt;
+
+        fn temp_path(name: &str) -> PathBuf {
+            std::env::temp_dir().join(format!("{name}-{}.sock", user_id().unwrap()))
+        }
+
+        #[test]
+        fn runtime_dir_is_used_when_it_is_an_absolute_directory() {
+            let dir = std::env::temp_dir();
+            let path = socket_path("svc", Some(dir.clone().into())).unwrap();
+            assert_eq!(path, dir.join("svc.sock"));
+        }
+
+        #[test]
+        fn temp_dir_with_user_id_otherwise() {
+            let file = std::env::temp_dir().join(format!("winpipe-local-{}", std::process::id()));
+            std::fs::write(&file, b"").unwrap();
+            let unusable: [Option<OsString>; 5] = [
+                None,
+                Some("".into()),
+                Some("relative/dir".into()),
+                Some("/nonexistent/winpipe-local".into()),
+                Some(file.clone().into()), // a file, not a directory
+            ];
+            for runtime_dir in unusable {
+                let path = socket_path("svc", runtime_dir.clone()).unwrap();
+                assert_eq!(path, temp_path("svc"), "{runtime_dir:?}");
+            }
+            std::fs::remove_file(file).unwrap();
+        }
+
+        #[test]
+        fn user_id_is_the_owner_of_new_files() {
+            let file = std::env::temp_dir().join(format!("winpipe-uid-{}", std::process::id()));
+            std::fs::write(&file, b"").unwrap();
+            let owner = std::fs::metadata(&file).unwrap().uid();
+            std::fs::remove_file(&file).unwrap();
+            assert_eq!(user_id().unwrap(), owner);
+        }
+
+        #[test]
+        fn service_path_follows_the_environment() {
+            let path = service_path("svc").unwrap();
+            assert_eq!(
+                path,
+                socket_path("svc", std::env::var_os("XDG_RUNTIME_DIR")).unwrap()
+            );
+            assert!(path.is_absolute(), "{path:?}");
+        }
+
+        #[test]
+        fn too_long_a_socket_path_is_invalid_input() {
+            // A real directory whose path is long enough that a 64-byte name overflows.
+            let dir = std::env::temp_dir()
+                .join(format!("winpipe-long-{}", std::process::id()))
+                .join("d".repeat(60));
+            std::fs::create_dir_all(&dir).unwrap();
+            let short = socket_path("a", Some(dir.clone().into()));
+            let long = socket_path(&"x".repeat(64), Some(dir.clone().into()));
+            std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+            assert_eq!(short.unwrap(), dir.join("a.sock"));
+            let err = long.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(
+                err.to_string()
+                    .contains("bytes a Unix socket address holds"),
+                "{err}"
+            );
+        }
+
+        #[test]
+        fn the_path_limit_is_the_one_std_enforces() {
+            let dir = std::env::temp_dir().join(format!("winpipe-max-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path_of_len = |len: usize| {
+                let base = dir.as_os_str().len() + 1;
+                dir.join("s".repeat(len - base))
+            };
+            let longest = path_of_len(MAX_SOCKET_PATH);
+            let too_long = path_of_len(MAX_SOCKET_PATH + 1);
+            let fits = Listener::bind(&longest).map(drop);
+            let overflows = Listener::bind(&too_long).map(drop);
+            std::fs::remove_dir_all(&dir).unwrap();
+            fits.unwrap();
+            assert_eq!(overflows.unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
+    }
+}
