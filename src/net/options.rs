@@ -17,8 +17,8 @@ use std::time::Duration;
 /// Chosen by measurement (`examples/backlog.rs`, under Wine): with 64 clients
 /// connecting at the same moment to a server that accepts slowly, clients that find a
 /// free instance connect at once, while the others wait in `WaitNamedPipe` and race
-/// for each new instance. Median connect time was 446 ms with a backlog of 1, 322 ms
-/// with 4, 138 ms with 16 and 7 ms with 32; an idle instance costs one handle and a
+/// for each new instance. Median connect time was 470 ms with a backlog of 1, 435 ms
+/// with 4, 155 ms with 16 and 11 ms with 32; an idle instance costs one handle and a
 /// little kernel memory. See the README's "Backlog" section.
 pub const DEFAULT_BACKLOG: usize = 32;
 
