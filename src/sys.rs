@@ -127,6 +127,12 @@ impl Drop for Handle {
 }
 
 /// Takes ownership of a pipe handle, as `FromRawHandle` documents for `WinStream`.
+///
+/// # Safety
+/// `raw` must be an open handle that the caller owns and gives up (std's contract);
+/// nothing else is needed for soundness. What a handle that is not an overlapped
+/// read-write named pipe does is documented on `From<OwnedHandle> for WinStream`:
+/// errors or blocking calls, never undefined behaviour.
 impl FromRawHandle for crate::WinStream {
     unsafe fn from_raw_handle(raw: RawHandle) -> Self {
         // SAFETY: the caller promises `raw` is an open handle it owns and gives to us.

@@ -668,3 +668,92 @@ fn other_create_errors_are_returned_at_once() {
     assert_eq!(err.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
     assert!(listener.slept.is_empty());
 }
+
+/// A port that records the length of every request and completes it at once with as
+/// many bytes as asked for, without touching the buffer.
+#[derive(Default)]
+struct LengthPort {
+    lengths: Vec<usize>,
+}
+
+impl Port for LengthPort {
+    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+        let len = match request {
+            Request::Read(buf) => buf.len(),
+            Request::Write(buf) => buf.len(),
+            Request::Connect => 0,
+        };
+        self.lengths.push(len);
+        drive(Issued::Done(Completion {
+            bytes: len,
+            error: None,
+        }))
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.lengths.push(buf.len());
+        Ok(buf.len())
+    }
+}
+
+/// Buffers over 4 GiB: one ReadFile or PeekNamedPipe asks for u32::MAX bytes, and a
+/// read reports what that call moved. Only where a zeroed allocation is lazy (Linux
+/// maps it page by page; none of it is touched here).
+#[cfg(all(target_pointer_width = "64", target_os = "linux"))]
+#[test]
+fn reads_and_peeks_of_more_than_4_gib_ask_for_u32_max() {
+    let dword = u32::MAX as usize;
+    let mut huge = vec![0u8; dword + 4096];
+    let mut port = LengthPort::default();
+    let clock = SimClock::default();
+    assert_eq!(
+        read(&mut port, &mut huge, &blocking(), &clock).unwrap(),
+        dword
+    );
+    assert_eq!(
+        peek(&mut port, &mut huge, &blocking(), &clock).unwrap(),
+        dword
+    );
+    assert_eq!(port.lengths, [dword, dword]);
+    // Two slices of more than 2 GiB each: their total does not overflow, and the one
+    // read goes through the scratch buffer, at most `cap` bytes.
+    let (a, b) = huge.split_at_mut(dword / 2 + 4096);
+    let mut slices = [IoSliceMut::new(a), IoSliceMut::new(b)];
+    let mut scratch = Vec::new();
+    let n = read_vectored(
+        &mut port,
+        &mut slices,
+        &mut scratch,
+        64,
+        &blocking(),
+        &clock,
+    );
+    assert_eq!(n.unwrap(), 64);
+    assert_eq!(port.lengths[2], 64);
+}
+
+/// A vectored write whose slices add up to more than 4 GiB (the same 64 KiB, over and
+/// over, so nothing large is allocated) makes one write of `cap` bytes.
+#[test]
+fn vectored_write_of_more_than_4_gib_in_total_writes_one_cap() {
+    let chunk: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+    let count = (u32::MAX as usize / chunk.len()) + 2;
+    let slices = vec![IoSlice::new(&chunk); count];
+    let total = slices.iter().map(|s| s.len() as u64).sum::<u64>();
+    assert!(total > u64::from(u32::MAX));
+    let mut port = LengthPort::default();
+    let mut scratch = Vec::new();
+    let clock = SimClock::default();
+    let n = write_vectored(
+        &mut port,
+        &slices,
+        &mut scratch,
+        100_000,
+        &blocking(),
+        &clock,
+    );
+    assert_eq!(n.unwrap(), 100_000);
+    assert_eq!(port.lengths, [100_000]);
+    assert_eq!(&scratch[..chunk.len()], &chunk[..]);
+    assert_eq!(&scratch[chunk.len()..], &chunk[..100_000 - chunk.len()]);
+}

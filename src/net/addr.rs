@@ -18,7 +18,11 @@ const MAX_LEN: usize = 256;
 ///
 /// A valid name is `\\.\pipe\` (the word `pipe` in any case) followed by at least one
 /// character, at most 256 characters in all, ASCII only (winpipe uses the ANSI Win32
-/// functions), with no NUL and, as Microsoft documents, no backslash after the prefix.
+/// functions), with no NUL, no backslash after the prefix (as Microsoft documents) and
+/// no forward slash either, and not ending with a dot or a space. Windows rewrites such
+/// names before it looks for the pipe (`/` is a path separator to it, `..` climbs out of
+/// `\\.\pipe\`, trailing dots and spaces are dropped), so they would not name the pipe
+/// they seem to: `\\.\pipe\../C:/x` opens the file `C:\x`.
 /// Remote names (`\\server\pipe\NAME`) are not accepted: winpipe is for local IPC.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct WinPipeSocketAddr {
@@ -116,6 +120,17 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
     if rest.contains('\\') {
         return Err(r"pipe name contains a backslash after \\.\pipe\");
     }
+    // Win32 normalizes `\\.\` paths before they reach the pipe file system: `/` becomes
+    // `\`, `.` and `..` segments are resolved (`\\.\pipe\../C:/x` is the file C:\x)
+    // and trailing dots and spaces are removed. Names it would rewrite are refused.
+    if rest.contains('/') {
+        return Err(
+            r"pipe name contains a forward slash after \\.\pipe\, which Windows turns into a backslash",
+        );
+    }
+    if rest.ends_with(['.', ' ']) {
+        return Err("pipe name ends with a dot or a space, which Windows removes");
+    }
     Ok(())
 }
 
@@ -132,7 +147,7 @@ mod tests {
         for name in [
             r"\\.\pipe\a",
             r"\\.\PIPE\Service-1.0_x",
-            r"\\.\Pipe\with/slash and space",
+            r"\\.\Pipe\with space and .dot",
         ] {
             assert_eq!(check_name(name), Ok(()), "{name}");
         }
@@ -151,6 +166,16 @@ mod tests {
         assert!(problem(r"\\.\pipe\").contains("nothing after"));
         assert!(problem(r"\\.\pipe\a\b").contains("backslash"));
         assert!(problem(r"\\server\pipe\x").contains("remote"));
+        assert!(problem(r"\\.\pipe\a/b").contains("forward slash"));
+        assert!(problem(r"\\.\pipe\../C:/windows/win.ini").contains("forward slash"));
+        for trailing in [
+            r"\\.\pipe\x.",
+            r"\\.\pipe\x ",
+            r"\\.\pipe\..",
+            r"\\.\pipe\.",
+        ] {
+            assert!(problem(trailing).contains("dot or a space"), "{trailing:?}");
+        }
         let long = format!(r"\\.\pipe\{}", "x".repeat(MAX_LEN));
         assert!(problem(&long).contains("256"));
     }

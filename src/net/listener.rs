@@ -211,6 +211,36 @@ impl WinListener {
     ///
     /// # Errors
     /// `WouldBlock` in nonblocking mode when no client is waiting; OS errors as they come.
+    ///
+    /// # Stopping a blocked accept
+    /// As std's `UnixListener`, a listener has no `shutdown`, and dropping the other
+    /// clones cannot wake an accept: the accepting thread holds a clone itself. Two ways
+    /// work instead:
+    /// - call [`set_nonblocking(true)`](Self::set_nonblocking) on a clone from another
+    ///   thread: the blocked accept returns `WouldBlock` at once, which the accept loop
+    ///   takes as its signal to end (a winpipe extension: on Unix `set_nonblocking`
+    ///   does not wake a blocked accept);
+    /// - portable: set a stop flag the loop checks after each accept, then connect to
+    ///   the name once so that the blocked accept returns.
+    ///
+    /// ```no_run
+    /// use std::io::ErrorKind;
+    /// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
+    /// let server = listener.try_clone()?;
+    /// let thread = std::thread::spawn(move || {
+    ///     for stream in &server {
+    ///         match stream {
+    ///             Ok(_stream) => { /* serve it */ }
+    ///             Err(e) if e.kind() == ErrorKind::WouldBlock => break, // stopped
+    ///             Err(e) => eprintln!("accept: {e}"),
+    ///         }
+    ///     }
+    /// });
+    /// // Later, to stop the server:
+    /// listener.set_nonblocking(true)?;
+    /// thread.join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn accept(&self) -> io::Result<(WinStream, WinPipeSocketAddr)> {
         let inner: &Inner = &self.inner;
         let (instance, refill_error) = {

@@ -64,6 +64,9 @@ pub struct WinStream {
     reader: Mutex<Direction>,
     writer: Mutex<Direction>,
     write_cap: usize,
+    /// `GetNamedPipeInfo` accepted the handle. If not (a file, say, given to
+    /// `from_raw_handle`), every read, write and peek fails instead of acting on it.
+    is_pipe: bool,
     side: Side,
     name: WinPipeSocketAddr,
 }
@@ -86,10 +89,12 @@ impl WinStream {
         read_slot: Option<Overlapped>,
         shared: &Arc<Shared>,
     ) -> Self {
-        let buffer = sys::pipe_info(&handle).and_then(|info| info.buffer);
+        let info = sys::pipe_info(&handle);
+        let buffer = info.as_ref().and_then(|info| info.buffer);
         WinStream {
             registration: shared.register(&handle),
             write_cap: buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
+            is_pipe: info.is_some(),
             reader: Direction::new(read_slot.unwrap_or_else(Overlapped::new)),
             writer: Direction::new(Overlapped::new()),
             handle,
@@ -355,6 +360,7 @@ impl WinStream {
     /// not written and they are withdrawn: the next read returns what the peer's writes
     /// reported, which may differ from what the peek showed past the completed writes.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check_pipe()?;
         let mut reader = lock(&self.reader);
         let mut port = reader.slot.on(&self.handle);
         engine::peek(
@@ -363,6 +369,20 @@ impl WinStream {
             &|| self.shared().read_policy(),
             &Since::start(),
         )
+    }
+}
+
+impl WinStream {
+    /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
+    /// a file, at offset 0 every time, so `read_to_end` would never end.
+    fn check_pipe(&self) -> io::Result<()> {
+        if self.is_pipe {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            "the handle is not a named pipe",
+        ))
     }
 }
 
@@ -388,6 +408,7 @@ impl Read for WinStream {
 
 impl Read for &WinStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check_pipe()?;
         let mut reader = lock(&self.reader);
         let mut port = reader.slot.on(&self.handle);
         engine::read(
@@ -399,6 +420,7 @@ impl Read for &WinStream {
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.check_pipe()?;
         let mut reader = lock(&self.reader);
         let Direction { slot, scratch } = &mut *reader;
         let policy = || self.shared().read_policy();
@@ -432,6 +454,7 @@ impl Write for WinStream {
 
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check_pipe()?;
         let mut writer = lock(&self.writer);
         let mut port = writer.slot.on(&self.handle);
         let policy = || self.shared().write_policy();
@@ -439,6 +462,7 @@ impl Write for &WinStream {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.check_pipe()?;
         let mut writer = lock(&self.writer);
         let Direction { slot, scratch } = &mut *writer;
         let policy = || self.shared().write_policy();
@@ -522,10 +546,18 @@ impl From<WinStream> for Stdio {
 ///
 /// It must be a handle to either end of a connected named pipe, opened for overlapped
 /// I/O (`FILE_FLAG_OVERLAPPED`) with read and write access, as winpipe's own handles
-/// are. Any other handle is not undefined behaviour, but calls fail with the system's
-/// error, and a handle without `FILE_FLAG_OVERLAPPED` makes calls ignore timeouts,
-/// nonblocking mode and shutdown. The side (server or client) is asked of the system;
-/// both addresses are unnamed.
+/// are. Any other handle is not undefined behaviour and never panics:
+/// - a handle that is not a pipe at all (`GetNamedPipeInfo` refuses it: a file, an
+///   event, …): every read, write, vectored call and peek fails with `InvalidInput`
+///   ("the handle is not a named pipe"); setters, `try_clone`, the addresses and the
+///   handle traits work as usual, and drop closes the handle;
+/// - a pipe without the access a call needs: that call fails with the system's error
+///   (`PermissionDenied`, OS error 5);
+/// - a pipe opened without `FILE_FLAG_OVERLAPPED` (std's anonymous pipes, for one):
+///   reads and writes work, but block in the system like std's, ignoring timeouts,
+///   nonblocking mode and shutdown.
+///
+/// The side (server or client) is asked of the system; both addresses are unnamed.
 impl From<OwnedHandle> for WinStream {
     fn from(owned: OwnedHandle) -> WinStream {
         let handle = Handle::from_owned(owned);

@@ -8,7 +8,8 @@ use std::path::Path;
 
 /// The documented rules, written again from the type's documentation: `\\.\pipe\`
 /// (`pipe` in any case), then at least one character, 256 characters at most in all,
-/// ASCII only, no NUL, no backslash after the prefix.
+/// ASCII only, no NUL, no backslash or forward slash after the prefix, and no dot or
+/// space at the end.
 pub(crate) fn reference(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() > 9
@@ -18,6 +19,8 @@ pub(crate) fn reference(name: &str) -> bool {
         && b[4..8].eq_ignore_ascii_case(b"pipe")
         && b[8] == b'\\'
         && !b[9..].contains(&b'\\')
+        && !b[9..].contains(&b'/')
+        && !matches!(b.last(), Some(b'.' | b' '))
 }
 
 /// Prefixes near the valid one, so that inputs reach the interesting cases.

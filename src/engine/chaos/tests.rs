@@ -81,7 +81,7 @@ fn random_pipe_name() {
 #[test]
 fn the_reference_checker_follows_the_documented_rules() {
     assert!(name::reference(r"\\.\pipe\a"));
-    assert!(name::reference(r"\\.\PIPE\with/slash and space"));
+    assert!(name::reference(r"\\.\PIPE\with space and .dot"));
     assert!(name::reference(&format!(r"\\.\pipe\{}", "x".repeat(247))));
     assert!(!name::reference(&format!(r"\\.\pipe\{}", "x".repeat(248))));
     for bad in [
@@ -90,6 +90,9 @@ fn the_reference_checker_follows_the_documented_rules() {
         r"\\.\pipe\a\b",
         r"\\server\pipe\a",
         "\\\\.\\pipe\\a\0",
+        r"\\.\pipe\a/b",
+        r"\\.\pipe\a.",
+        r"\\.\pipe\a ",
     ] {
         assert!(!name::reference(bad), "{bad:?}");
     }

@@ -1,0 +1,176 @@
+//! Squatting: another process created the pipe name first. `bind` must fail with
+//! `AddrInUse` — on Windows, where FILE_FLAG_FIRST_PIPE_INSTANCE refuses the name, and
+//! under Wine, which ignores that flag — whatever the squatter's instance is doing.
+#![cfg_attr(not(windows), allow(dead_code))]
+
+mod common;
+#[cfg(windows)]
+#[path = "common/peer.rs"]
+mod peer;
+
+#[cfg(not(windows))]
+fn main() {}
+
+#[cfg(windows)]
+fn main() {
+    common::process::main(
+        &[
+            ("raw_squatter_idle_instance", raw_squatter_idle_instance),
+            ("raw_squatter_busy_instance", raw_squatter_busy_instance),
+            (
+                "raw_squatter_spelling_the_name_in_other_case",
+                raw_squatter_spelling_the_name_in_other_case,
+            ),
+            ("winpipe_squatter", winpipe_squatter),
+        ],
+        &[("squat_raw", squat_raw), ("squat_winpipe", squat_winpipe)],
+    );
+}
+
+#[cfg(windows)]
+mod raw {
+    use std::ffi::c_void;
+
+    pub const PIPE_ACCESS_DUPLEX: u32 = 0x3;
+    pub const GENERIC_READ_WRITE: u32 = 0x8000_0000 | 0x4000_0000;
+    pub const OPEN_EXISTING: u32 = 3;
+    pub const INVALID_HANDLE_VALUE: *mut c_void = -1isize as *mut c_void;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        pub fn CreateNamedPipeA(
+            name: *const u8,
+            open_mode: u32,
+            pipe_mode: u32,
+            max_instances: u32,
+            out_buffer: u32,
+            in_buffer: u32,
+            default_timeout: u32,
+            security: *mut c_void,
+        ) -> *mut c_void;
+        pub fn CreateFileA(
+            name: *const u8,
+            access: u32,
+            share: u32,
+            security: *mut c_void,
+            disposition: u32,
+            flags: u32,
+            template: *mut c_void,
+        ) -> *mut c_void;
+        pub fn GetLastError() -> u32;
+    }
+}
+
+/// Child role: creates `name` with a raw CreateNamedPipeA (blocking mode, byte pipe,
+/// `max` instances, no FILE_FLAG_FIRST_PIPE_INSTANCE), and with `busy` also opens it
+/// as a client so that its only instance is taken; then idles until killed.
+#[cfg(windows)]
+fn squat_raw(args: &[String]) {
+    let (name, max, busy) = (&args[0], args[1].parse().unwrap(), args[2] == "busy");
+    let c_name = std::ffi::CString::new(name.as_str()).unwrap();
+    // SAFETY: a NUL-terminated name, default security, plain values; the handle is
+    // checked and then left open until the process ends.
+    let server = unsafe {
+        raw::CreateNamedPipeA(
+            c_name.as_ptr().cast(),
+            raw::PIPE_ACCESS_DUPLEX,
+            0,
+            max,
+            4096,
+            4096,
+            0,
+            std::ptr::null_mut(),
+        )
+    };
+    assert!(
+        server != raw::INVALID_HANDLE_VALUE,
+        "CreateNamedPipeA: {}",
+        {
+            // SAFETY: no preconditions.
+            unsafe { raw::GetLastError() }
+        }
+    );
+    if busy {
+        // SAFETY: as above; no template, no security attributes.
+        let client = unsafe {
+            raw::CreateFileA(
+                c_name.as_ptr().cast(),
+                raw::GENERIC_READ_WRITE,
+                0,
+                std::ptr::null_mut(),
+                raw::OPEN_EXISTING,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        assert!(client != raw::INVALID_HANDLE_VALUE, "CreateFileA: {}", {
+            // SAFETY: no preconditions.
+            unsafe { raw::GetLastError() }
+        });
+    }
+    peer::ready();
+    peer::idle();
+}
+
+/// Child role: binds `name` with winpipe and idles.
+#[cfg(windows)]
+fn squat_winpipe(args: &[String]) {
+    let _listener = winpipe::WinListener::bind(&args[0]).unwrap();
+    peer::ready();
+    peer::idle();
+}
+
+/// Starts the squatter, checks that our `bind` is `AddrInUse` while it lives, and that
+/// the name binds once it is gone (so the refusal was about the squatter).
+#[cfg(windows)]
+fn assert_squatted(test: &str, role: &str, squatter_name: &str, args: &[&str], ours: &str) {
+    let mut all = vec![squatter_name];
+    all.extend_from_slice(args);
+    let mut squatter = peer::Peer::start(role, &all);
+    squatter.wait_ready();
+    let err = winpipe::WinListener::bind(ours).expect_err("bind succeeded on a squatted name");
+    assert_eq!(
+        err.kind(),
+        std::io::ErrorKind::AddrInUse,
+        "{test}: bind gave {err:?}"
+    );
+    // Twice: the failed bind left nothing behind that changes the answer.
+    let err = winpipe::WinListener::bind(ours).expect_err("second bind succeeded");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse, "{err:?}");
+    squatter.kill();
+    squatter.wait();
+    // The squatter's handles are closed by the system once it is gone.
+    winpipe::WinListener::bind(ours).expect("bind after the squatter was killed");
+}
+
+#[cfg(windows)]
+fn raw_squatter_idle_instance() {
+    let name = common::pipe_name("raw_squatter_idle_instance");
+    assert_squatted("idle", "squat_raw", &name, &["255", "idle"], &name);
+}
+
+/// The squatter's only instance is connected: WaitNamedPipe finds no free instance
+/// (it times out instead of saying "no such pipe"), and CreateNamedPipe says "busy"
+/// when the squatter allowed one instance but succeeds under Wine when it allowed
+/// more — none of that may pass for a free name.
+#[cfg(windows)]
+fn raw_squatter_busy_instance() {
+    for max in ["1", "255"] {
+        let name = common::pipe_name(&format!("raw_squatter_busy_instance_{max}"));
+        assert_squatted("busy", "squat_raw", &name, &[max, "busy"], &name);
+    }
+}
+
+/// Pipe names are case-insensitive: `\\.\PIPE\NAME` squats `\\.\pipe\name`.
+#[cfg(windows)]
+fn raw_squatter_spelling_the_name_in_other_case() {
+    let name = common::pipe_name("raw_squatter_other_case");
+    let upper = name.to_uppercase();
+    assert_squatted("other case", "squat_raw", &upper, &["255", "idle"], &name);
+}
+
+#[cfg(windows)]
+fn winpipe_squatter() {
+    let name = common::pipe_name("winpipe_squatter");
+    assert_squatted("winpipe", "squat_winpipe", &name, &[], &name);
+}
