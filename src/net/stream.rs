@@ -207,7 +207,7 @@ impl WinStream {
         ))
     }
 
-    /// A second stream on the same pipe (a duplicated handle with its own events).
+    /// A second stream on the same pipe (a duplicated handle).
     /// Timeouts, nonblocking mode and shutdown are shared with the original.
     pub fn try_clone(&self) -> io::Result<WinStream> {
         let handle = self.handle.duplicate()?;
