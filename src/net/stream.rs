@@ -12,7 +12,7 @@ use std::os::windows::io::{
     AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
 };
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -61,7 +61,8 @@ pub struct WinStream {
     handle: Handle,
     reader: Mutex<Direction>,
     writer: Mutex<Direction>,
-    write_cap: usize,
+    /// The most one write hands to the kernel; 0 until the first write asks.
+    write_cap: AtomicUsize,
     side: Side,
     name: WinPipeSocketAddr,
 }
@@ -84,10 +85,9 @@ impl WinStream {
         read_slot: Option<Overlapped>,
         shared: &Arc<Shared>,
     ) -> Self {
-        let buffer = sys::pipe_info(&handle).and_then(|info| info.buffer);
         WinStream {
             registration: shared.register(&handle),
-            write_cap: buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
+            write_cap: AtomicUsize::new(0),
             reader: Direction::new(read_slot.unwrap_or_else(Overlapped::new)),
             writer: Direction::new(Overlapped::new()),
             handle,
@@ -103,6 +103,21 @@ impl WinStream {
 
     fn shared(&self) -> &Arc<Shared> {
         self.registration.shared()
+    }
+
+    /// The most one write hands to the kernel: the pipe's smaller buffer, at most
+    /// 64 KiB. Asked of the system (`GetNamedPipeInfo`) by the first write, so a
+    /// stream that never writes never asks. Callers hold the writer lock.
+    fn write_cap(&self) -> usize {
+        match self.write_cap.load(Ordering::Relaxed) {
+            0 => {
+                let buffer = sys::pipe_info(&self.handle).and_then(|info| info.buffer);
+                let cap = buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER);
+                self.write_cap.store(cap, Ordering::Relaxed);
+                cap
+            }
+            cap => cap,
+        }
     }
 
     /// Connects to the pipe `path` (`\\.\pipe\NAME`), waiting up to
@@ -395,18 +410,20 @@ impl Write for WinStream {
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut writer = lock(&self.writer);
+        let clock = Since::start();
         let mut port = writer.slot.on(&self.handle);
         let policy = || self.shared().write_policy();
-        engine::write(&mut port, buf, self.write_cap, &policy, &Since::start())
+        engine::write(&mut port, buf, self.write_cap(), &policy, &clock)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let mut writer = lock(&self.writer);
+        let clock = Since::start();
         let Direction { slot, scratch } = &mut *writer;
         let policy = || self.shared().write_policy();
         let mut port = slot.on(&self.handle);
-        let cap = self.write_cap;
-        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &Since::start())
+        let cap = self.write_cap();
+        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &clock)
     }
 
     fn flush(&mut self) -> io::Result<()> {
