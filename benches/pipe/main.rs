@@ -2,7 +2,8 @@
 //! in one process, interleaved (winpipe, raw, winpipe, raw …), with medians and ranges.
 //!
 //! `scripts/bench.sh` runs it under Wine; on Windows `cargo bench --bench pipe`.
-//! `WINPIPE_BENCH_REPS` sets the repetitions (default 7, at least 5 for the README).
+//! `WINPIPE_BENCH_REPS` sets the repetitions (default 11; the issue asks for at least 5).
+//! `WINPIPE_BENCH_TRACE=1` prints the winpipe calls each count saw.
 
 #[cfg(not(windows))]
 fn main() {
@@ -27,10 +28,12 @@ static ALLOCATOR: counters::Counting = counters::Counting;
 #[cfg(windows)]
 fn main() -> std::io::Result<()> {
     counters::install();
+
     let reps = std::env::var("WINPIPE_BENCH_REPS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(7usize);
+        .unwrap_or(11usize)
+        .max(1);
     let rows = suite::run(reps)?;
     report::table(&rows, reps);
     println!();

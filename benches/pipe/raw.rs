@@ -6,6 +6,7 @@
 //! counter.
 #![allow(clippy::upper_case_acronyms)]
 
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::io::{self, IoSlice, Read, Write};
 use std::ptr::{null, null_mut};
@@ -47,7 +48,7 @@ struct OVERLAPPED {
     event: HANDLE,
 }
 
-/// `PROCESS_MEMORY_COUNTERS_EX` (psapi.h).
+/// `PROCESS_MEMORY_COUNTERS` (psapi.h).
 #[repr(C)]
 #[derive(Default)]
 struct ProcessMemoryCounters {
@@ -61,7 +62,6 @@ struct ProcessMemoryCounters {
     quota_non_paged_pool_usage: usize,
     pagefile_usage: usize,
     peak_pagefile_usage: usize,
-    private_usage: usize,
 }
 
 #[link(name = "kernel32")]
@@ -109,6 +109,8 @@ extern "system" {
     fn GetLastError() -> DWORD;
     fn GetCurrentProcess() -> HANDLE;
     fn GetHandleInformation(h: HANDLE, flags: *mut DWORD) -> BOOL;
+    fn GetModuleHandleA(name: *const u8) -> HANDLE;
+    fn GetProcAddress(module: HANDLE, name: *const u8) -> *const c_void;
     fn K32GetProcessMemoryInfo(
         process: HANDLE,
         counters: *mut ProcessMemoryCounters,
@@ -116,13 +118,35 @@ extern "system" {
     ) -> BOOL;
 }
 
-/// Kernel32 calls made by the baseline so far.
-pub static CALLS: AtomicUsize = AtomicUsize::new(0);
-/// WriteFile calls among them.
-pub static WRITE_FILES: AtomicUsize = AtomicUsize::new(0);
+/// Kernel32 calls made by the baseline so far, and WriteFile calls among them: on all
+/// threads, and on this thread.
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+static WRITE_FILES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static CALLS_HERE: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
 
 fn counted() {
     CALLS.fetch_add(1, Ordering::Relaxed);
+    CALLS_HERE.with(|c| c.set((c.get().0 + 1, c.get().1)));
+}
+
+fn counted_write() {
+    WRITE_FILES.fetch_add(1, Ordering::Relaxed);
+    CALLS_HERE.with(|c| c.set((c.get().0, c.get().1 + 1)));
+}
+
+/// (Kernel32 calls, WriteFile calls) made so far by the baseline, on every thread or
+/// on the calling thread only.
+pub fn calls(all_threads: bool) -> (usize, usize) {
+    if all_threads {
+        (
+            CALLS.load(Ordering::Relaxed),
+            WRITE_FILES.load(Ordering::Relaxed),
+        )
+    } else {
+        CALLS_HERE.with(Cell::get)
+    }
 }
 
 fn last_error() -> DWORD {
@@ -208,7 +232,7 @@ impl Write for RawStream {
         let mut n: DWORD = 0;
         let len = buf.len().min(BUFFER as usize) as DWORD;
         counted();
-        WRITE_FILES.fetch_add(1, Ordering::Relaxed);
+        counted_write();
         // SAFETY: the buffer is valid for `len` bytes; synchronous handle, no OVERLAPPED.
         let ok = unsafe { WriteFile(self.handle.0, buf.as_ptr().cast(), len, &mut n, null_mut()) };
         if ok == 0 {
@@ -420,7 +444,8 @@ pub fn handle_count() -> usize {
         .count()
 }
 
-/// The process's private bytes (`PrivateUsage`), 0 if the system does not say.
+/// The process's commit charge in bytes (`PagefileUsage`: private memory committed;
+/// Wine 8 leaves `PrivateUsage` at 0 but fills this), 0 if the system does not say.
 pub fn private_bytes() -> usize {
     let mut counters = ProcessMemoryCounters {
         cb: std::mem::size_of::<ProcessMemoryCounters>() as DWORD,
@@ -431,6 +456,26 @@ pub fn private_bytes() -> usize {
     if ok == 0 {
         0
     } else {
-        counters.private_usage
+        counters.pagefile_usage
     }
+}
+
+/// The Wine version if the process runs under Wine (ntdll's `wine_get_version`).
+pub fn wine_version() -> Option<String> {
+    // SAFETY: both names are NUL-terminated; ntdll is loaded in every process.
+    let get = unsafe {
+        GetProcAddress(
+            GetModuleHandleA(b"ntdll.dll\0".as_ptr()),
+            b"wine_get_version\0".as_ptr(),
+        )
+    };
+    if get.is_null() {
+        return None;
+    }
+    // SAFETY: `wine_get_version` takes nothing and returns a static NUL-terminated string.
+    let version = unsafe {
+        let get: extern "C" fn() -> *const std::os::raw::c_char = std::mem::transmute(get);
+        std::ffi::CStr::from_ptr(get())
+    };
+    Some(version.to_string_lossy().into_owned())
 }

@@ -1,5 +1,7 @@
 //! Figures: medians and ranges over repetitions, the table and the JSON lines.
 
+use crate::raw;
+
 /// Which way a figure is better, and the target ratio (winpipe / raw) if there is one.
 #[derive(Clone, Copy)]
 pub enum Goal {
@@ -110,7 +112,13 @@ fn target(row: &Row) -> String {
 /// The table, as Markdown so it can go into the README as printed.
 pub fn table(rows: &[Row], reps: usize) {
     println!();
-    println!("winpipe vs raw Kernel32 (synchronous handles), {reps} interleaved repetitions:");
+    let host = match raw::wine_version() {
+        Some(version) => format!("under Wine {version}"),
+        None => "on Windows".to_string(),
+    };
+    println!(
+        "winpipe vs raw Kernel32 (synchronous handles), {host}, {reps} interleaved repetitions:"
+    );
     println!("median (min–max); ratio = median of winpipe/raw per repetition");
     println!();
     println!("| figure | unit | winpipe | raw | ratio | target | met |");

@@ -5,7 +5,7 @@ use crate::imp::Imp;
 use crate::{counters, raw};
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,11 @@ fn micros(d: Duration) -> f64 {
 /// the other reads them with a 64 KiB buffer.
 pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<f64> {
     let (mut tx, mut rx) = I::pair(name)?;
-    let start = Instant::now();
+    let ready = Arc::new(Barrier::new(2));
+    let go = ready.clone();
     let writer = thread::spawn(move || -> io::Result<I::Stream> {
         let buf = vec![0x5a; chunk];
+        go.wait();
         let mut left = total;
         while left > 0 {
             let n = chunk.min(left);
@@ -30,6 +32,8 @@ pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<
     });
     let mut buf = vec![0; 64 * 1024];
     let mut got = 0;
+    ready.wait();
+    let start = Instant::now();
     while got < total {
         match rx.read(&mut buf)? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -90,8 +94,11 @@ pub fn connections<I: Imp>(
 ) -> io::Result<Connections> {
     let mut listener = I::bind(name)?;
     let total = clients * per_client;
-    let start = Instant::now();
+    // Every thread starts when all exist, so that making threads is not timed.
+    let ready = Arc::new(Barrier::new(clients + 2));
+    let go = ready.clone();
     let server = thread::spawn(move || -> io::Result<()> {
+        go.wait();
         for _ in 0..total {
             let mut stream = I::accept(&mut listener)?;
             let mut b = [0u8; 1];
@@ -102,8 +109,9 @@ pub fn connections<I: Imp>(
     let errors = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let (name, errors) = (name.to_string(), errors.clone());
+            let (name, errors, go) = (name.to_string(), errors.clone(), ready.clone());
             thread::spawn(move || {
+                go.wait();
                 for _ in 0..per_client {
                     match I::connect(&name).and_then(|mut c| c.write_all(&[1])) {
                         Ok(()) => {}
@@ -115,6 +123,8 @@ pub fn connections<I: Imp>(
             })
         })
         .collect();
+    ready.wait();
+    let start = Instant::now();
     for t in threads {
         t.join().expect("client panicked");
     }
@@ -191,7 +201,7 @@ fn timeouts(
 }
 
 /// A vectored write of 16 slices of 64 bytes, while the peer drains: microseconds per
-/// call, and the Kernel32 calls and WriteFile calls of one such write.
+/// call, and the Kernel32 calls (and WriteFile calls) the writing thread made for one.
 pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(f64, counters::Calls)> {
     let (mut tx, mut rx) = I::pair(name)?;
     let drain = thread::spawn(move || -> io::Result<usize> {
@@ -223,7 +233,7 @@ pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(f64, counters::
         one(&mut tx)?;
     }
     let per_call = micros(start.elapsed()) / calls as f64;
-    let (result, calls) = counters::calls::<I, _>(|| one(&mut tx));
+    let (result, calls) = counters::calls_here::<I, _>(|| one(&mut tx));
     result?;
     drop(tx);
     drain.join().expect("drain panicked")?;
@@ -231,7 +241,7 @@ pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(f64, counters::
 }
 
 /// Per idle connection (both ends, after one byte each way): handles, bytes on the
-/// Rust heap, and process private bytes.
+/// Rust heap, and process commit (private bytes).
 pub fn idle<I: Imp>(name: &str, n: usize) -> io::Result<[f64; 3]> {
     let mut listener = I::bind(name)?;
     let mut conns = Vec::with_capacity(n);
