@@ -13,9 +13,9 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Streaming throughput in MB/s: one thread writes `total` bytes in `chunk`-byte writes,
-/// the other reads them with a 64 KiB buffer.
-pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<f64> {
+/// Streaming: one thread writes `total` bytes in `chunk`-byte writes, the other reads
+/// them with a 64 KiB buffer. Returns the time from the first write to the last read.
+pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<Duration> {
     let (mut tx, mut rx) = I::pair(name)?;
     let ready = Arc::new(Barrier::new(2));
     let go = ready.clone();
@@ -40,14 +40,15 @@ pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<
             n => got += n,
         }
     }
-    let secs = start.elapsed().as_secs_f64();
+    let elapsed = start.elapsed();
     writer.join().expect("writer panicked")?;
-    Ok(total as f64 / secs / 1e6)
+    Ok(elapsed)
 }
 
 /// 1-byte ping-pong: microseconds per round trip, one value per trip, and the
-/// Kernel32 calls (both sides) per trip, counted over extra trips afterwards.
-pub fn ping_pong<I: Imp>(name: &str, trips: usize) -> io::Result<(Vec<f64>, f64)> {
+/// Kernel32 calls (both sides) per trip, counted over `counted` extra trips afterwards
+/// (0 if none).
+pub fn ping_pong<I: Imp>(name: &str, trips: usize, counted: usize) -> io::Result<(Vec<f64>, f64)> {
     let (mut client, mut server) = I::pair(name)?;
     let echo = thread::spawn(move || -> io::Result<()> {
         let mut b = [0u8; 1];
@@ -70,18 +71,18 @@ pub fn ping_pong<I: Imp>(name: &str, trips: usize) -> io::Result<(Vec<f64>, f64)
         trip(&mut client)?;
         times.push(micros(start.elapsed()));
     }
-    const COUNTED: usize = 50;
     let (result, calls) =
-        counters::calls::<I, _>(|| (0..COUNTED).try_for_each(|_| trip(&mut client)));
+        counters::calls::<I, _>(|| (0..counted).try_for_each(|_| trip(&mut client)));
     result?;
     drop(client);
     echo.join().expect("echo panicked")?;
-    Ok((times, calls.total as f64 / COUNTED as f64))
+    Ok((times, calls.total as f64 / counted.max(1) as f64))
 }
 
 /// What one connection-rate run saw.
 pub struct Connections {
-    pub per_second: f64,
+    pub count: usize,
+    pub elapsed: Duration,
     pub errors: usize,
 }
 
@@ -134,9 +135,9 @@ pub fn connections<I: Imp>(
         I::connect(name)?.write_all(&[1])?;
     }
     server.join().expect("server panicked")?;
-    let secs = start.elapsed().as_secs_f64();
     Ok(Connections {
-        per_second: total as f64 / secs,
+        count: total,
+        elapsed: start.elapsed(),
         errors,
     })
 }
@@ -200,9 +201,10 @@ fn timeouts(
     Ok(Timeout { fired_ms, usable })
 }
 
-/// A vectored write of 16 slices of 64 bytes, while the peer drains: microseconds per
-/// call, and the Kernel32 calls (and WriteFile calls) the writing thread made for one.
-pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(f64, counters::Calls)> {
+/// `calls` vectored writes of 16 slices of 64 bytes, while the peer drains: the time
+/// they took, and the Kernel32 calls (and WriteFile calls) the writing thread made for
+/// one more.
+pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(Duration, counters::Calls)> {
     let (mut tx, mut rx) = I::pair(name)?;
     let drain = thread::spawn(move || -> io::Result<usize> {
         let mut buf = vec![0; 64 * 1024];
@@ -232,12 +234,12 @@ pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(f64, counters::
     for _ in 0..calls {
         one(&mut tx)?;
     }
-    let per_call = micros(start.elapsed()) / calls as f64;
+    let elapsed = start.elapsed();
     let (result, calls) = counters::calls_here::<I, _>(|| one(&mut tx));
     result?;
     drop(tx);
     drain.join().expect("drain panicked")?;
-    Ok((per_call, calls))
+    Ok((elapsed, calls))
 }
 
 /// Per idle connection (both ends, after one byte each way): handles, bytes on the

@@ -1,45 +1,52 @@
-//! The rows of the table, each run `reps` times with winpipe and raw interleaved.
+//! The rows of the table, each run `reps` times with winpipe and raw interleaved in
+//! short blocks.
 
 use crate::imp::{Imp, Raw, Winpipe};
 use crate::report::{median, percentile, Goal, Row};
 use crate::rows;
 use std::io;
 
-/// A pipe name unique to this process, row, repetition and implementation.
-fn name(row: &str, rep: usize, imp: &str) -> String {
+/// A pipe name unique to this process, row, run and implementation.
+fn name(row: &str, run: usize, imp: &str) -> String {
     format!(
-        r"\\.\pipe\winpipe-bench-{}-{row}-{rep}-{imp}",
+        r"\\.\pipe\winpipe-bench-{}-{row}-{run}-{imp}",
         std::process::id()
     )
 }
 
-/// Runs `f` for winpipe then raw, `reps` times, and prints progress.
+/// Runs `f(rep, block, winpipe)` for winpipe then raw, `blocks` times per repetition,
+/// `reps` times: each repetition is a fine-grained A B A B … sequence, so that both
+/// implementations see the same machine load. Prints progress.
 fn interleave(
     label: &str,
     reps: usize,
-    mut f: impl FnMut(usize, bool) -> io::Result<()>,
+    blocks: usize,
+    mut f: impl FnMut(usize, usize, bool) -> io::Result<()>,
 ) -> io::Result<()> {
     eprint!("{label}:");
     for rep in 0..reps {
-        f(rep, true)?;
-        f(rep, false)?;
+        for block in 0..blocks {
+            f(rep, block, true)?;
+            f(rep, block, false)?;
+        }
         eprint!(" {}", rep + 1);
     }
     eprintln!();
     Ok(())
 }
 
+/// Runs `w` (winpipe) or `r` (raw) with a fresh pipe name.
 fn both<T>(
-    rep: usize,
+    run: usize,
     winpipe: bool,
     row: &str,
     w: impl FnOnce(&str) -> io::Result<T>,
     r: impl FnOnce(&str) -> io::Result<T>,
 ) -> io::Result<T> {
     if winpipe {
-        w(&name(row, rep, Winpipe::NAME))
+        w(&name(row, run, Winpipe::NAME))
     } else {
-        r(&name(row, rep, Raw::NAME))
+        r(&name(row, run, Raw::NAME))
     }
 }
 
@@ -52,96 +59,134 @@ fn push(row: &mut Row, winpipe: bool, value: f64) {
     }
 }
 
+/// Per repetition and side, a sum over its blocks.
+struct Sums(Vec<[(f64, f64); 2]>);
+
+impl Sums {
+    fn new(reps: usize) -> Sums {
+        Sums(vec![[(0.0, 0.0); 2]; reps])
+    }
+
+    fn add(&mut self, rep: usize, winpipe: bool, a: f64, b: f64) {
+        let slot = &mut self.0[rep][usize::from(!winpipe)];
+        slot.0 += a;
+        slot.1 += b;
+    }
+
+    /// Pushes `a / b` of each repetition into `row`, times `scale`.
+    fn into_row(self, row: &mut Row, scale: f64) {
+        for [w, r] in self.0 {
+            push(row, true, scale * w.0 / w.1);
+            push(row, false, scale * r.0 / r.1);
+        }
+    }
+}
+
 pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     let mut rows = Vec::new();
+    let large = throughput(reps, 64 * 1024, 16 << 20, "throughput, 64 KiB writes")?;
+    rows.push(large);
     rows.push(throughput(
         reps,
-        64 * 1024,
-        64 << 20,
-        "throughput, 64 KiB writes",
+        1024,
+        512 << 10,
+        "throughput, 1 KiB writes",
     )?);
-    rows.push(throughput(reps, 1024, 2 << 20, "throughput, 1 KiB writes")?);
     rows.extend(ping_pong(reps)?);
-    rows.extend(connections(reps, 1, 200, "1 client")?);
-    rows.extend(connections(reps, 16, 13, "16 clients")?);
+    rows.extend(connections(reps, 1, 50)?);
+    rows.extend(connections(reps, 16, 4)?);
     rows.push(timeout(reps)?);
     rows.extend(vectored(reps)?);
     rows.extend(idle(reps)?);
     Ok(rows)
 }
 
+/// Blocks per repetition for the timed rows.
+const BLOCKS: usize = 4;
+
 fn throughput(reps: usize, chunk: usize, total: usize, label: &'static str) -> io::Result<Row> {
     let mut row = Row::new(label, "MB/s", Goal::AtLeast(0.95));
+    let mut sums = Sums::new(reps);
     let tag = format!("tp{chunk}");
-    interleave(label, reps, |rep, w| {
-        let mbs = both(
-            rep,
+    interleave(label, reps, BLOCKS, |rep, block, w| {
+        let run = rep * BLOCKS + block;
+        let elapsed = both(
+            run,
             w,
             &tag,
             |n| rows::throughput::<Winpipe>(n, chunk, total),
             |n| rows::throughput::<Raw>(n, chunk, total),
         )?;
-        push(&mut row, w, mbs);
+        sums.add(rep, w, total as f64, elapsed.as_secs_f64());
         Ok(())
     })?;
+    sums.into_row(&mut row, 1e-6);
     Ok(row)
 }
 
 fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
-    const TRIPS: usize = 1000;
+    const TRIPS: usize = 150;
     let mut med = Row::new("ping-pong 1 byte, median", "µs/trip", Goal::AtMost(1.05));
     let mut p99 = Row::new("ping-pong 1 byte, p99", "µs/trip", Goal::Info);
     let mut calls = Row::new("ping-pong: Kernel32 calls per trip", "calls", Goal::Info);
-    interleave("ping-pong", reps, |rep, w| {
-        let (times, per_trip) = both(
-            rep,
+    let mut times = vec![[Vec::new(), Vec::new()]; reps];
+    interleave("ping-pong", reps, BLOCKS, |rep, block, w| {
+        let run = rep * BLOCKS + block;
+        // The calls are counted in the first block only (tracing is slow).
+        let counted = if block == 0 { 20 } else { 0 };
+        let (trips, per_trip) = both(
+            run,
             w,
             "pp",
-            |n| rows::ping_pong::<Winpipe>(n, TRIPS),
-            |n| rows::ping_pong::<Raw>(n, TRIPS),
+            |n| rows::ping_pong::<Winpipe>(n, TRIPS, counted),
+            |n| rows::ping_pong::<Raw>(n, TRIPS, counted),
         )?;
-        push(&mut med, w, median(&times));
-        push(&mut p99, w, percentile(&times, 0.99));
-        push(&mut calls, w, per_trip);
+        times[rep][usize::from(!w)].extend(trips);
+        if counted > 0 {
+            push(&mut calls, w, per_trip);
+        }
         Ok(())
     })?;
+    for [w, r] in &times {
+        push(&mut med, true, median(w));
+        push(&mut med, false, median(r));
+        push(&mut p99, true, percentile(w, 0.99));
+        push(&mut p99, false, percentile(r, 0.99));
+    }
     Ok([med, p99, calls])
 }
 
-fn connections(
-    reps: usize,
-    clients: usize,
-    per_client: usize,
-    label: &'static str,
-) -> io::Result<[Row; 2]> {
-    let rate_name = if clients == 1 {
-        "connect+accept+1 byte+close, 1 client"
+fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Row; 2]> {
+    let (rate_name, errors_name, label) = if clients == 1 {
+        let rate = "connect+accept+1 byte+close, 1 client";
+        (rate, "connect errors, 1 client", "1 client")
     } else {
-        "connect+accept+1 byte+close, 16 clients"
+        let rate = "connect+accept+1 byte+close, 16 clients";
+        (rate, "connect errors, 16 clients", "16 clients")
     };
     let mut rate = Row::new(rate_name, "conn/s", Goal::AtLeast(0.90));
-    let mut errors = Row::new(
-        if clients == 1 {
-            "connect errors, 1 client"
-        } else {
-            "connect errors, 16 clients"
-        },
-        "errors",
-        Goal::Info,
-    );
+    let mut errors = Row::new(errors_name, "errors", Goal::Info);
+    let mut sums = Sums::new(reps);
+    let mut errs = vec![[0.0; 2]; reps];
     let tag = format!("conn{clients}");
-    interleave(label, reps, |rep, w| {
+    interleave(label, reps, BLOCKS, |rep, block, w| {
+        let run = rep * BLOCKS + block;
         let seen = both(
-            rep,
+            run,
             w,
             &tag,
             |n| rows::connections::<Winpipe>(n, clients, per_client),
             |n| rows::connections::<Raw>(n, clients, per_client),
         )?;
-        push(&mut rate, w, seen.per_second);
-        push(&mut errors, w, seen.errors as f64);
+        sums.add(rep, w, seen.count as f64, seen.elapsed.as_secs_f64());
+        errs[rep][usize::from(!w)] += seen.errors as f64;
         Ok(())
     })?;
+    sums.into_row(&mut rate, 1.0);
+    for [w, r] in errs {
+        push(&mut errors, true, w);
+        push(&mut errors, false, r);
+    }
     let winpipe_errors: f64 = errors.winpipe.iter().sum();
     errors.check = Some(("0 for winpipe".into(), winpipe_errors == 0.0));
     rate.check = Some(("0 connect errors".into(), winpipe_errors == 0.0));
@@ -152,13 +197,13 @@ fn timeout(reps: usize) -> io::Result<Row> {
     const SAMPLES: usize = 3;
     let mut row = Row::new("read timeout 50 ms fires after", "ms", Goal::Info);
     let mut usable = true;
-    interleave("read timeout", reps, |rep, w| {
+    interleave("read timeout", reps, SAMPLES, |rep, block, w| {
         let seen = both(
-            rep,
+            rep * SAMPLES + block,
             w,
             "to",
-            |n| rows::timeout_winpipe(n, SAMPLES),
-            |n| rows::timeout_raw(n, SAMPLES),
+            |n| rows::timeout_winpipe(n, 1),
+            |n| rows::timeout_raw(n, 1),
         )?;
         usable &= seen.usable || !w;
         for ms in seen.fired_ms {
@@ -185,13 +230,15 @@ fn timeout(reps: usize) -> io::Result<Row> {
 }
 
 fn vectored(reps: usize) -> io::Result<[Row; 2]> {
-    const CALLS: usize = 1000;
+    const CALLS: usize = 250;
     let mut time = Row::new("vectored write 16 × 64 B", "µs/call", Goal::Info);
     let mut calls = Row::new("vectored write: Kernel32 calls", "calls", Goal::Info);
+    let mut sums = Sums::new(reps);
     let mut one_write = true;
-    interleave("vectored", reps, |rep, w| {
-        let (us, counted) = both(
-            rep,
+    interleave("vectored", reps, BLOCKS, |rep, block, w| {
+        let run = rep * BLOCKS + block;
+        let (elapsed, counted) = both(
+            run,
             w,
             "vec",
             |n| rows::vectored::<Winpipe>(n, CALLS),
@@ -200,10 +247,13 @@ fn vectored(reps: usize) -> io::Result<[Row; 2]> {
         if w {
             one_write &= counted.write_file == 1;
         }
-        push(&mut time, w, us);
-        push(&mut calls, w, counted.total as f64);
+        sums.add(rep, w, elapsed.as_secs_f64(), CALLS as f64);
+        if block == 0 {
+            push(&mut calls, w, counted.total as f64);
+        }
         Ok(())
     })?;
+    sums.into_row(&mut time, 1e6);
     calls.check = Some(("one WriteFile".into(), one_write));
     Ok([time, calls])
 }
@@ -226,7 +276,7 @@ fn idle(reps: usize) -> io::Result<[Row; 4]> {
         Goal::Info,
     );
     let mut per_conn = Row::new("Kernel32 calls per connection", "calls", Goal::Info);
-    interleave("idle connections", reps, |rep, w| {
+    interleave("idle connections", reps, 1, |rep, _, w| {
         let figures = both(
             rep,
             w,
