@@ -1,12 +1,12 @@
 //! One function per measurement, generic over the implementation where the protocol
 //! is the same. Each returns the figures of one run; `main` interleaves the runs.
 
-use crate::imp::Imp;
+use crate::imp::{Imp, Raw, Winpipe};
 use crate::{counters, raw};
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 fn micros(d: Duration) -> f64 {
@@ -45,11 +45,10 @@ pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<
     Ok(elapsed)
 }
 
-/// 1-byte ping-pong: microseconds per round trip, one value per trip, and the
-/// Kernel32 calls (both sides) per trip, counted over `counted` extra trips afterwards
-/// (0 if none).
-pub fn ping_pong<I: Imp>(name: &str, trips: usize, counted: usize) -> io::Result<(Vec<f64>, f64)> {
-    let (mut client, mut server) = I::pair(name)?;
+/// A connected pair whose server end echoes every byte on its own thread: the client
+/// end and the echo thread (which ends when the client end is dropped).
+fn echo_pair<I: Imp>(name: &str) -> io::Result<(I::Stream, JoinHandle<io::Result<()>>)> {
+    let (client, mut server) = I::pair(name)?;
     let echo = thread::spawn(move || -> io::Result<()> {
         let mut b = [0u8; 1];
         while server.read(&mut b)? == 1 {
@@ -57,26 +56,55 @@ pub fn ping_pong<I: Imp>(name: &str, trips: usize, counted: usize) -> io::Result
         }
         Ok(())
     });
-    let trip = |client: &mut I::Stream| -> io::Result<()> {
-        let mut b = [7u8; 1];
-        client.write_all(&b)?;
-        client.read_exact(&mut b)
-    };
+    Ok((client, echo))
+}
+
+/// One round trip: a byte out, its echo back.
+fn trip<S: Read + Write>(client: &mut S) -> io::Result<()> {
+    let mut b = [7u8; 1];
+    client.write_all(&b)?;
+    client.read_exact(&mut b)
+}
+
+/// One `trip`, its microseconds added to `times`.
+fn timed_trip<S: Read + Write>(client: &mut S, times: &mut Vec<f64>) -> io::Result<()> {
+    let start = Instant::now();
+    trip(client)?;
+    times.push(micros(start.elapsed()));
+    Ok(())
+}
+
+/// 1-byte ping-pong on a winpipe pair and a raw pair open side by side, alternating
+/// trip by trip (winpipe, raw, winpipe, raw …) so that both see the same load: the
+/// microseconds of each trip, and the Kernel32 calls (both ends) per trip, counted
+/// over `counted` extra trips afterwards (0 if none). Winpipe first, raw second.
+pub fn ping_pong(
+    names: [&str; 2],
+    trips: usize,
+    counted: usize,
+) -> io::Result<[(Vec<f64>, f64); 2]> {
+    let (mut w, w_echo) = echo_pair::<Winpipe>(names[0])?;
+    let (mut r, r_echo) = echo_pair::<Raw>(names[1])?;
     for _ in 0..trips / 10 {
-        trip(&mut client)?;
+        trip(&mut w)?;
+        trip(&mut r)?;
     }
-    let mut times = Vec::with_capacity(trips);
+    let (mut w_times, mut r_times) = (Vec::with_capacity(trips), Vec::with_capacity(trips));
     for _ in 0..trips {
-        let start = Instant::now();
-        trip(&mut client)?;
-        times.push(micros(start.elapsed()));
+        timed_trip(&mut w, &mut w_times)?;
+        timed_trip(&mut r, &mut r_times)?;
     }
-    let (result, calls) =
-        counters::calls::<I, _>(|| (0..counted).try_for_each(|_| trip(&mut client)));
+    let per_trip = |calls: counters::Calls| calls.total as f64 / counted.max(1) as f64;
+    let (result, w_calls) =
+        counters::calls::<Winpipe, _>(|| (0..counted).try_for_each(|_| trip(&mut w)));
     result?;
-    drop(client);
-    echo.join().expect("echo panicked")?;
-    Ok((times, calls.total as f64 / counted.max(1) as f64))
+    let (result, r_calls) =
+        counters::calls::<Raw, _>(|| (0..counted).try_for_each(|_| trip(&mut r)));
+    result?;
+    drop((w, r));
+    w_echo.join().expect("echo panicked")?;
+    r_echo.join().expect("echo panicked")?;
+    Ok([(w_times, per_trip(w_calls)), (r_times, per_trip(r_calls))])
 }
 
 /// What one connection-rate run saw.

@@ -129,30 +129,30 @@ fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
     let mut med = Row::new("ping-pong 1 byte, median", "µs/trip", Goal::AtMost(1.05));
     let mut p99 = Row::new("ping-pong 1 byte, p99", "µs/trip", Goal::Info);
     let mut calls = Row::new("ping-pong: Kernel32 calls per trip", "calls", Goal::Info);
-    let mut times = vec![[Vec::new(), Vec::new()]; reps];
-    interleave("ping-pong", reps, BLOCKS, |rep, block, w| {
-        let run = rep * BLOCKS + block;
-        // The calls are counted in the first block only (tracing is slow).
-        let counted = if block == 0 { 20 } else { 0 };
-        let (trips, per_trip) = both(
-            run,
-            w,
-            "pp",
-            |n| rows::ping_pong::<Winpipe>(n, TRIPS, counted),
-            |n| rows::ping_pong::<Raw>(n, TRIPS, counted),
-        )?;
-        times[rep][usize::from(!w)].extend(trips);
-        if counted > 0 {
-            push(&mut calls, w, per_trip);
+    // Both pairs are open at once and the trips alternate one by one.
+    eprint!("ping-pong:");
+    for rep in 0..reps {
+        let mut times = [Vec::new(), Vec::new()];
+        for block in 0..BLOCKS {
+            let run = rep * BLOCKS + block;
+            let names = [name("pp", run, Winpipe::NAME), name("pp", run, Raw::NAME)];
+            // The calls are counted in the first block only (tracing is slow).
+            let counted = if block == 0 { 20 } else { 0 };
+            let seen = rows::ping_pong([&names[0], &names[1]], TRIPS, counted)?;
+            for (side, (trips, per_trip)) in seen.into_iter().enumerate() {
+                times[side].extend(trips);
+                if counted > 0 {
+                    push(&mut calls, side == 0, per_trip);
+                }
+            }
         }
-        Ok(())
-    })?;
-    for [w, r] in &times {
-        push(&mut med, true, median(w));
-        push(&mut med, false, median(r));
-        push(&mut p99, true, percentile(w, 0.99));
-        push(&mut p99, false, percentile(r, 0.99));
+        for (side, trips) in times.iter().enumerate() {
+            push(&mut med, side == 0, median(trips));
+            push(&mut p99, side == 0, percentile(trips, 0.99));
+        }
+        eprint!(" {}", rep + 1);
     }
+    eprintln!();
     Ok([med, p99, calls])
 }
 
