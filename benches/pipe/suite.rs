@@ -93,8 +93,8 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
         "throughput, 1 KiB writes",
     )?);
     rows.extend(ping_pong(reps)?);
-    rows.extend(connections(reps, 1, 50)?);
-    rows.extend(connections(reps, 16, 4)?);
+    rows.extend(connections(reps, 1, 25)?);
+    rows.extend(connections(reps, 16, 2)?);
     rows.push(timeout(reps)?);
     rows.extend(vectored(reps)?);
     rows.extend(idle(reps)?);
@@ -103,6 +103,9 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
 
 /// Blocks per repetition for the timed rows.
 const BLOCKS: usize = 4;
+/// Blocks per repetition where each fresh pair or listener settles into its own
+/// scheduling pattern (ping-pong, connections): more of them, shorter.
+const MANY_BLOCKS: usize = 8;
 
 fn throughput(reps: usize, chunk: usize, total: usize, label: &'static str) -> io::Result<Row> {
     let mut row = Row::new(label, "MB/s", Goal::AtLeast(0.95));
@@ -125,7 +128,7 @@ fn throughput(reps: usize, chunk: usize, total: usize, label: &'static str) -> i
 }
 
 fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
-    const TRIPS: usize = 150;
+    const TRIPS: usize = 75;
     let mut med = Row::new("ping-pong 1 byte, median", "µs/trip", Goal::AtMost(1.05));
     let mut p99 = Row::new("ping-pong 1 byte, p99", "µs/trip", Goal::Info);
     let mut calls = Row::new("ping-pong: Kernel32 calls per trip", "calls", Goal::Info);
@@ -133,8 +136,8 @@ fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
     eprint!("ping-pong:");
     for rep in 0..reps {
         let mut times = [Vec::new(), Vec::new()];
-        for block in 0..BLOCKS {
-            let run = rep * BLOCKS + block;
+        for block in 0..MANY_BLOCKS {
+            let run = rep * MANY_BLOCKS + block;
             let names = [name("pp", run, Winpipe::NAME), name("pp", run, Raw::NAME)];
             // The calls are counted in the first block only (tracing is slow).
             let counted = if block == 0 { 20 } else { 0 };
@@ -169,8 +172,8 @@ fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Ro
     let mut sums = Sums::new(reps);
     let mut errs = vec![[0.0; 2]; reps];
     let tag = format!("conn{clients}");
-    interleave(label, reps, BLOCKS, |rep, block, w| {
-        let run = rep * BLOCKS + block;
+    interleave(label, reps, MANY_BLOCKS, |rep, block, w| {
+        let run = rep * MANY_BLOCKS + block;
         let seen = both(
             run,
             w,
