@@ -1,16 +1,20 @@
 //! The only `unsafe` code in winpipe: Win32 calls through `ffi`, wrapped in safe types.
 //!
 //! - `Handle`: an owned kernel handle, closed on drop.
-//! - `Overlapped`: one direction's OVERLAPPED and event. An operation issued on it is
-//!   settled before `submit` returns: the engine settles it, and if it did not, a guard
-//!   cancels it and waits for completion. The kernel therefore never writes into a
-//!   buffer or an OVERLAPPED that has been released.
+//! - `Overlapped`: one direction's OVERLAPPED. An operation issued on it is settled
+//!   before `submit` returns: the engine settles it, and if it did not, a guard cancels
+//!   it and waits for completion. The kernel therefore never writes into a buffer, an
+//!   OVERLAPPED or an event that has been released.
+//! - The event an operation signals is the calling thread's, made on its first
+//!   operation and lent to each later one: no event is made or closed per operation or
+//!   per stream.
 //! - The pipe calls: create an instance, open as a client, wait for an instance.
 //!
 //! Every call is traced with its arguments and result.
 
 use crate::engine::{Code, Completion, Dial, Issued, Pending, Port, Request};
 use crate::ffi::*;
+use std::cell::Cell;
 use std::ffi::c_void;
 use std::io;
 use std::marker::PhantomData;
@@ -141,9 +145,16 @@ impl FromRawHandle for crate::WinStream {
     }
 }
 
-/// A manual-reset event for one OVERLAPPED.
+/// A manual-reset event for the OVERLAPPED of one operation at a time.
 #[derive(Debug)]
 struct Event(Handle);
+
+thread_local! {
+    /// The event this thread's next operation uses. An operation takes it out for its
+    /// whole life, so a nested operation (a logger that writes to a pipe, say) finds
+    /// none and makes its own: no two operations in flight ever share an event.
+    static THREAD_EVENT: Cell<Option<Event>> = const { Cell::new(None) };
+}
 
 impl Event {
     fn new() -> Result<Event, Code> {
@@ -151,6 +162,22 @@ impl Event {
         let raw = unsafe { CreateEventA(null_mut(), TRUE, FALSE, ptr::null()) };
         trace!("CreateEventA(manual reset) = {:?}", raw);
         Handle::from_created(raw).map(Event)
+    }
+
+    /// The calling thread's event, or a new one if it has none (first use, a nested
+    /// operation, or a thread that is exiting). Issuing an operation resets it.
+    fn take() -> Result<Event, Code> {
+        match THREAD_EVENT.try_with(Cell::take) {
+            Ok(Some(event)) => Ok(event),
+            _ => Event::new(),
+        }
+    }
+
+    /// Keeps the event for the thread's next operation. Only call once the operation
+    /// that used it has settled. Closed instead if the thread has one already or is
+    /// exiting.
+    fn give_back(self) {
+        let _ = THREAD_EVENT.try_with(move |slot| drop(slot.replace(Some(self))));
     }
 }
 
@@ -165,22 +192,20 @@ pub(crate) fn cancel_all(raw: RawPipe) {
     trace!("CancelIoEx({:?}, all) = {}", raw, ok);
 }
 
-/// One direction of a pipe: its OVERLAPPED and the event the kernel signals. The event
-/// is made on first use, once.
+/// One direction of a pipe: its OVERLAPPED. The event it names belongs to the thread
+/// whose operation is in flight, and only while it is.
 pub(crate) struct Overlapped {
     ov: OVERLAPPED,
-    event: Option<Event>,
 }
 
-// SAFETY: the raw pointer inside OVERLAPPED is our own event handle; no operation is in
-// flight outside `submit`, which holds `&mut self`.
+// SAFETY: the raw pointer inside OVERLAPPED is an event handle, used only while an
+// operation is in flight, which is inside `submit`, which holds `&mut self`.
 unsafe impl Send for Overlapped {}
 
 impl Overlapped {
     pub(crate) fn new() -> Self {
         Overlapped {
             ov: blank_overlapped(null_mut()),
-            event: None,
         }
     }
 
@@ -208,14 +233,12 @@ pub(crate) struct Bound<'a> {
 
 impl Port for Bound<'_> {
     fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
-        let event = match &self.slot.event {
-            Some(event) => event.0.raw(),
-            None => match Event::new() {
-                Ok(event) => self.slot.event.insert(event).0.raw(),
-                Err(code) => return drive(Issued::Done(Completion::failed(code))),
-            },
+        // Declared before `op`, so that it outlives the operation even on unwinding.
+        let event = match Event::take() {
+            Ok(event) => event,
+            Err(code) => return drive(Issued::Done(Completion::failed(code))),
         };
-        self.slot.ov = blank_overlapped(event);
+        self.slot.ov = blank_overlapped(event.0.raw());
         let ov: *mut OVERLAPPED = &mut self.slot.ov;
         let file = self.file.raw();
         let (ok, what, len) = match request {
@@ -245,15 +268,20 @@ impl Port for Bound<'_> {
             settled: false,
             _lent: PhantomData,
         };
-        if ok == FALSE && err != ERROR_IO_PENDING {
+        let result = if ok == FALSE && err != ERROR_IO_PENDING {
             op.settled = true;
-            return drive(Issued::Done(Completion::failed(err)));
-        }
-        match op.poll() {
-            Some(done) => drive(Issued::Done(done)),
-            None => drive(Issued::Pending(&mut op)),
-        }
-        // `op` drops here: if the engine left it unsettled, it is cancelled and awaited.
+            drive(Issued::Done(Completion::failed(err)))
+        } else {
+            match op.poll() {
+                Some(done) => drive(Issued::Done(done)),
+                None => drive(Issued::Pending(&mut op)),
+            }
+        };
+        // If the engine left the operation unsettled, it is cancelled and awaited here;
+        // after that the kernel no longer signals the event, and the thread may reuse it.
+        drop(op);
+        event.give_back();
+        result
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
@@ -345,7 +373,7 @@ impl Pending for InFlight<'_> {
 
     fn wait(&mut self, timeout: Option<Duration>) {
         let ms = wait_millis(timeout);
-        // SAFETY: the event is open for as long as its Overlapped lives, which outlives us.
+        // SAFETY: the event is open until `submit` gives it back, after we are dropped.
         let status = unsafe { WaitForSingleObject(self.event(), ms) };
         trace!(
             "WaitForSingleObject({:?}, {}) = {:#x}",

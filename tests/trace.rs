@@ -47,6 +47,8 @@ fn every_system_call_is_traced_with_its_result() {
             assert_eq!(calls_to(&records, call), 1, "{call} in {records:#?}");
         }
         assert!(records.iter().all(|r| r.contains(" = ")), "{records:#?}");
+        // This thread's first operation (ConnectNamedPipe) made the thread's event.
+        assert_eq!(calls_to(&records, "CreateEventA"), 1, "{records:#?}");
 
         a.write_all(b"traced").unwrap();
         let mut buf = [0; 6];
@@ -54,7 +56,8 @@ fn every_system_call_is_traced_with_its_result() {
         let records = take_records();
         assert_eq!(calls_to(&records, "WriteFile"), 1, "{records:#?}");
         assert!(calls_to(&records, "ReadFile") >= 1, "{records:#?}");
-        // Events are made once per direction and reused after that.
+        assert_eq!(calls_to(&records, "CreateEventA"), 0, "{records:#?}");
+        // Events are made once per thread and reused after that.
         a.write_all(b"again!").unwrap();
         b.read_exact(&mut buf).unwrap();
         let records = take_records();
@@ -68,8 +71,7 @@ fn every_system_call_is_traced_with_its_result() {
 
         drop((a, b));
         let records = take_records();
-        // Each stream closes its pipe handle and the one event it made: `a` only wrote,
-        // `b` only read (its read event is the one ConnectNamedPipe used).
-        assert_eq!(calls_to(&records, "CloseHandle"), 4, "{records:#?}");
+        // Each stream closes its pipe handle only: the events belong to the thread.
+        assert_eq!(calls_to(&records, "CloseHandle"), 2, "{records:#?}");
     });
 }

@@ -71,7 +71,7 @@ pub(crate) trait Pending {
     fn cancel(&mut self);
 }
 
-/// One direction of one pipe handle: an OVERLAPPED, its event and the handle.
+/// One direction of one pipe handle: an OVERLAPPED and the handle.
 pub(crate) trait Port {
     /// Issues `request` and lets `drive` see it through. The implementation guarantees
     /// that the kernel no longer uses the buffer when this returns, even if `drive`

@@ -14,12 +14,15 @@ use std::os::windows::io::{
 };
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Size of each direction's pipe buffer, and the most one write hands to the kernel.
 pub(crate) const PIPE_BUFFER: usize = 64 * 1024;
+
+/// `pipe_info` of a handle that is not a pipe.
+const NOT_A_PIPE: usize = usize::MAX;
 
 /// How long [`WinStream::connect`] keeps trying (as winpipe 0.1 did).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,10 +66,11 @@ pub struct WinStream {
     handle: Handle,
     reader: Mutex<Direction>,
     writer: Mutex<Direction>,
-    write_cap: usize,
-    /// `GetNamedPipeInfo` accepted the handle. If not (a file, say, given to
-    /// `from_raw_handle`), every read, write and peek fails instead of acting on it.
-    is_pipe: bool,
+    /// What `GetNamedPipeInfo` said of the handle, asked by the first read, write or
+    /// peek: 0 until then, `NOT_A_PIPE` if it refused the handle (a file, say, given to
+    /// `from_raw_handle`: every read, write and peek then fails instead of acting on
+    /// it), else the most one write hands to the kernel.
+    pipe_info: AtomicUsize,
     side: Side,
     name: WinPipeSocketAddr,
 }
@@ -89,12 +93,9 @@ impl WinStream {
         read_slot: Option<Overlapped>,
         shared: &Arc<Shared>,
     ) -> Self {
-        let info = sys::pipe_info(&handle);
-        let buffer = info.as_ref().and_then(|info| info.buffer);
         WinStream {
             registration: shared.register(&handle),
-            write_cap: buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
-            is_pipe: info.is_some(),
+            pipe_info: AtomicUsize::new(0),
             reader: Direction::new(read_slot.unwrap_or_else(Overlapped::new)),
             writer: Direction::new(Overlapped::new()),
             handle,
@@ -110,6 +111,39 @@ impl WinStream {
 
     fn shared(&self) -> &Arc<Shared> {
         self.registration.shared()
+    }
+
+    /// The most one write hands to the kernel: the pipe's smaller buffer, at most
+    /// 64 KiB. Asked of the system (`GetNamedPipeInfo`) by the first read, write or
+    /// peek, not when the stream is made, so connecting costs no extra call.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the handle is not a pipe: ReadFile and WriteFile would work
+    /// on a file, at offset 0 every time, so `read_to_end` would never end.
+    fn write_cap(&self) -> io::Result<usize> {
+        let cap = match self.pipe_info.load(Ordering::Relaxed) {
+            0 => {
+                let cap = match sys::pipe_info(&self.handle) {
+                    None => NOT_A_PIPE,
+                    Some(info) => info.buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
+                };
+                self.pipe_info.store(cap, Ordering::Relaxed);
+                cap
+            }
+            cap => cap,
+        };
+        if cap == NOT_A_PIPE {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "the handle is not a named pipe",
+            ));
+        }
+        Ok(cap)
+    }
+
+    /// Refuses reads and peeks on a handle that is not a pipe (see `write_cap`).
+    fn check_pipe(&self) -> io::Result<()> {
+        self.write_cap().map(drop)
     }
 
     /// Connects to the pipe `path` (`\\.\pipe\NAME`), waiting up to
@@ -238,7 +272,7 @@ impl WinStream {
         ))
     }
 
-    /// A second stream on the same pipe (a duplicated handle with its own events).
+    /// A second stream on the same pipe (a duplicated handle).
     /// Timeouts, nonblocking mode and shutdown are shared with the original.
     pub fn try_clone(&self) -> io::Result<WinStream> {
         let handle = self.handle.duplicate()?;
@@ -372,20 +406,6 @@ impl WinStream {
     }
 }
 
-impl WinStream {
-    /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
-    /// a file, at offset 0 every time, so `read_to_end` would never end.
-    fn check_pipe(&self) -> io::Result<()> {
-        if self.is_pipe {
-            return Ok(());
-        }
-        Err(io::Error::new(
-            ErrorKind::InvalidInput,
-            "the handle is not a named pipe",
-        ))
-    }
-}
-
 fn check_timeout(timeout: Option<Duration>) -> io::Result<()> {
     if timeout == Some(Duration::ZERO) {
         return Err(io::Error::new(
@@ -454,21 +474,22 @@ impl Write for WinStream {
 
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.check_pipe()?;
+        let clock = Since::start();
+        let cap = self.write_cap()?;
         let mut writer = lock(&self.writer);
         let mut port = writer.slot.on(&self.handle);
         let policy = || self.shared().write_policy();
-        engine::write(&mut port, buf, self.write_cap, &policy, &Since::start())
+        engine::write(&mut port, buf, cap, &policy, &clock)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.check_pipe()?;
+        let clock = Since::start();
+        let cap = self.write_cap()?;
         let mut writer = lock(&self.writer);
         let Direction { slot, scratch } = &mut *writer;
         let policy = || self.shared().write_policy();
         let mut port = slot.on(&self.handle);
-        let cap = self.write_cap;
-        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &Since::start())
+        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &clock)
     }
 
     fn flush(&mut self) -> io::Result<()> {
