@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Size of each direction's pipe buffer, and the most one write hands to the kernel.
 pub(crate) const PIPE_BUFFER: usize = 64 * 1024;
 
+/// `pipe_info` of a pipe whose buffer size was not asked yet.
+const UNASKED: usize = 0;
 /// `pipe_info` of a handle that is not a pipe.
 const NOT_A_PIPE: usize = usize::MAX;
 
@@ -66,10 +68,10 @@ pub struct WinStream {
     handle: Handle,
     reader: Mutex<Direction>,
     writer: Mutex<Direction>,
-    /// What `GetNamedPipeInfo` said of the handle, asked by the first read, write or
-    /// peek: 0 until then, `NOT_A_PIPE` if it refused the handle (a file, say, given to
-    /// `from_raw_handle`: every read, write and peek then fails instead of acting on
-    /// it), else the most one write hands to the kernel.
+    /// The most one write hands to the kernel, from `GetNamedPipeInfo`: `UNASKED`
+    /// until the first write asks, or `NOT_A_PIPE` if a handle given to
+    /// `from_raw_handle` is not a pipe (a file, say: every read, write and peek then
+    /// fails instead of acting on it).
     pipe_info: AtomicUsize,
     side: Side,
     name: WinPipeSocketAddr,
@@ -83,7 +85,7 @@ impl WinStream {
         read_slot: Option<Overlapped>,
     ) -> Self {
         let shared = Shared::new();
-        Self::with_shared(handle, side, name, read_slot, &shared)
+        Self::with_shared(handle, side, name, read_slot, &shared, UNASKED)
     }
 
     fn with_shared(
@@ -92,10 +94,11 @@ impl WinStream {
         name: WinPipeSocketAddr,
         read_slot: Option<Overlapped>,
         shared: &Arc<Shared>,
+        pipe_info: usize,
     ) -> Self {
         WinStream {
             registration: shared.register(&handle),
-            pipe_info: AtomicUsize::new(0),
+            pipe_info: AtomicUsize::new(pipe_info),
             reader: Direction::new(read_slot.unwrap_or_else(Overlapped::new)),
             writer: Direction::new(Overlapped::new()),
             handle,
@@ -114,36 +117,31 @@ impl WinStream {
     }
 
     /// The most one write hands to the kernel: the pipe's smaller buffer, at most
-    /// 64 KiB. Asked of the system (`GetNamedPipeInfo`) by the first read, write or
-    /// peek, not when the stream is made, so connecting costs no extra call.
-    ///
-    /// # Errors
-    /// `InvalidInput` if the handle is not a pipe: ReadFile and WriteFile would work
-    /// on a file, at offset 0 every time, so `read_to_end` would never end.
+    /// 64 KiB. Asked of the system (`GetNamedPipeInfo`) by the first write, not when
+    /// the stream is made, so connecting costs no extra call.
     fn write_cap(&self) -> io::Result<usize> {
         let cap = match self.pipe_info.load(Ordering::Relaxed) {
-            0 => {
-                let cap = match sys::pipe_info(&self.handle) {
-                    None => NOT_A_PIPE,
-                    Some(info) => info.buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
-                };
+            UNASKED => {
+                let cap = write_cap_of(sys::pipe_info(&self.handle));
                 self.pipe_info.store(cap, Ordering::Relaxed);
                 cap
             }
             cap => cap,
         };
-        if cap == NOT_A_PIPE {
+        self.check_pipe()?;
+        Ok(cap)
+    }
+
+    /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
+    /// a file, at offset 0 every time, so `read_to_end` would never end.
+    fn check_pipe(&self) -> io::Result<()> {
+        if self.pipe_info.load(Ordering::Relaxed) == NOT_A_PIPE {
             return Err(io::Error::new(
                 ErrorKind::InvalidInput,
                 "the handle is not a named pipe",
             ));
         }
-        Ok(cap)
-    }
-
-    /// Refuses reads and peeks on a handle that is not a pipe (see `write_cap`).
-    fn check_pipe(&self) -> io::Result<()> {
-        self.write_cap().map(drop)
+        Ok(())
     }
 
     /// Connects to the pipe `path` (`\\.\pipe\NAME`), waiting up to
@@ -282,6 +280,7 @@ impl WinStream {
             self.name.clone(),
             None,
             self.shared(),
+            self.pipe_info.load(Ordering::Relaxed),
         ))
     }
 
@@ -403,6 +402,14 @@ impl WinStream {
             &|| self.shared().read_policy(),
             &Since::start(),
         )
+    }
+}
+
+/// The write cap `GetNamedPipeInfo`'s answer gives, or `NOT_A_PIPE`.
+fn write_cap_of(info: Option<sys::PipeInfo>) -> usize {
+    match info {
+        None => NOT_A_PIPE,
+        Some(info) => info.buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
     }
 }
 
@@ -582,10 +589,13 @@ impl From<WinStream> for Stdio {
 impl From<OwnedHandle> for WinStream {
     fn from(owned: OwnedHandle) -> WinStream {
         let handle = Handle::from_owned(owned);
-        let side = match sys::pipe_info(&handle) {
+        let info = sys::pipe_info(&handle);
+        let side = match &info {
             Some(info) if info.server_end => Side::Server,
             _ => Side::Client,
         };
-        WinStream::new(handle, side, WinPipeSocketAddr::unnamed(), None)
+        let cap = write_cap_of(info);
+        let unnamed = WinPipeSocketAddr::unnamed();
+        WinStream::with_shared(handle, side, unnamed, None, &Shared::new(), cap)
     }
 }
