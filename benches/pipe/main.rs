@@ -3,6 +3,7 @@
 //!
 //! `scripts/bench.sh` runs it under Wine; on Windows `cargo bench --bench pipe`.
 //! `WINPIPE_BENCH_REPS` sets the repetitions (default 11; the issue asks for at least 5).
+//! `WINPIPE_BENCH_ONLY=ping-pong` (or another group name) runs only that group.
 //! `WINPIPE_BENCH_TRACE=1` prints the winpipe calls each count saw.
 
 #[cfg(not(windows))]

@@ -82,22 +82,38 @@ impl Sums {
     }
 }
 
+/// Runs every group of rows, or only those whose name contains `WINPIPE_BENCH_ONLY`
+/// (`throughput`, `ping-pong`, `connections`, `timeout`, `vectored`, `idle`).
 pub fn run(reps: usize) -> io::Result<Vec<Row>> {
+    let only = std::env::var("WINPIPE_BENCH_ONLY").unwrap_or_default();
+    let wanted = |group: &str| group.contains(only.as_str());
     let mut rows = Vec::new();
-    let large = throughput(reps, 64 * 1024, 16 << 20, "throughput, 64 KiB writes")?;
-    rows.push(large);
-    rows.push(throughput(
-        reps,
-        1024,
-        512 << 10,
-        "throughput, 1 KiB writes",
-    )?);
-    rows.extend(ping_pong(reps)?);
-    rows.extend(connections(reps, 1, 25)?);
-    rows.extend(connections(reps, 16, 2)?);
-    rows.push(timeout(reps)?);
-    rows.extend(vectored(reps)?);
-    rows.extend(idle(reps)?);
+    if wanted("throughput") {
+        let large = throughput(reps, 64 * 1024, 16 << 20, "throughput, 64 KiB writes")?;
+        rows.push(large);
+        rows.push(throughput(
+            reps,
+            1024,
+            512 << 10,
+            "throughput, 1 KiB writes",
+        )?);
+    }
+    if wanted("ping-pong") {
+        rows.extend(ping_pong(reps)?);
+    }
+    if wanted("connections") {
+        rows.extend(connections(reps, 1, 25)?);
+        rows.extend(connections(reps, 16, 2)?);
+    }
+    if wanted("timeout") {
+        rows.push(timeout(reps)?);
+    }
+    if wanted("vectored") {
+        rows.extend(vectored(reps)?);
+    }
+    if wanted("idle") {
+        rows.extend(idle(reps)?);
+    }
     Ok(rows)
 }
 
