@@ -5,7 +5,7 @@ use crate::imp::{Imp, Raw, Winpipe};
 use crate::{counters, raw};
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -13,36 +13,71 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Streaming: one thread writes `total` bytes in `chunk`-byte writes, the other reads
-/// them with a 64 KiB buffer. Returns the time from the first write to the last read.
-pub fn throughput<I: Imp>(name: &str, chunk: usize, total: usize) -> io::Result<Duration> {
-    let (mut tx, mut rx) = I::pair(name)?;
-    let ready = Arc::new(Barrier::new(2));
-    let go = ready.clone();
-    let writer = thread::spawn(move || -> io::Result<I::Stream> {
+/// One pair's writer thread: each number it is sent, it writes that many bytes in
+/// `chunk`-byte writes; it ends when the sender is dropped.
+fn streamer<S: Write + Send + 'static>(
+    mut tx: S,
+    chunk: usize,
+) -> (mpsc::Sender<usize>, JoinHandle<io::Result<()>>) {
+    let (order, orders) = mpsc::channel::<usize>();
+    let writer = thread::spawn(move || -> io::Result<()> {
         let buf = vec![0x5a; chunk];
-        go.wait();
-        let mut left = total;
-        while left > 0 {
-            let n = chunk.min(left);
-            tx.write_all(&buf[..n])?;
-            left -= n;
+        for mut left in orders {
+            while left > 0 {
+                let n = chunk.min(left);
+                tx.write_all(&buf[..n])?;
+                left -= n;
+            }
         }
-        Ok(tx)
+        Ok(())
     });
-    let mut buf = vec![0; 64 * 1024];
+    (order, writer)
+}
+
+/// Reads exactly `n` bytes with a 64 KiB buffer.
+fn drain<S: Read>(rx: &mut S, buf: &mut [u8], n: usize) -> io::Result<()> {
     let mut got = 0;
-    ready.wait();
-    let start = Instant::now();
-    while got < total {
-        match rx.read(&mut buf)? {
+    while got < n {
+        match rx.read(buf)? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => got += n,
+            k => got += k,
         }
     }
-    let elapsed = start.elapsed();
-    writer.join().expect("writer panicked")?;
-    Ok(elapsed)
+    Ok(())
+}
+
+/// Streaming on a winpipe pair and a raw pair open side by side, in turns (winpipe,
+/// raw, winpipe, raw …) so that both see the same load: in each turn one thread writes
+/// `turn` bytes in `chunk`-byte writes and this thread reads them with a 64 KiB
+/// buffer. Returns each side's total time over `turns` turns, from the order to write
+/// to the last byte read; winpipe first, raw second.
+pub fn throughput(
+    names: [&str; 2],
+    chunk: usize,
+    turn: usize,
+    turns: usize,
+) -> io::Result<[Duration; 2]> {
+    let (w_tx, mut w_rx) = Winpipe::pair(names[0])?;
+    let (r_tx, mut r_rx) = Raw::pair(names[1])?;
+    let (w_order, w_writer) = streamer(w_tx, chunk);
+    let (r_order, r_writer) = streamer(r_tx, chunk);
+    let mut buf = vec![0; 64 * 1024];
+    let mut times = [Duration::ZERO; 2];
+    let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+    for _ in 0..turns {
+        let start = Instant::now();
+        w_order.send(turn).map_err(|_| gone())?;
+        drain(&mut w_rx, &mut buf, turn)?;
+        times[0] += start.elapsed();
+        let start = Instant::now();
+        r_order.send(turn).map_err(|_| gone())?;
+        drain(&mut r_rx, &mut buf, turn)?;
+        times[1] += start.elapsed();
+    }
+    drop((w_order, r_order));
+    w_writer.join().expect("writer panicked")?;
+    r_writer.join().expect("writer panicked")?;
+    Ok(times)
 }
 
 /// A connected pair whose server end echoes every byte on its own thread: the client
@@ -126,14 +161,17 @@ pub fn connections<I: Imp>(
     // Every thread starts when all exist, so that making threads is not timed.
     let ready = Arc::new(Barrier::new(clients + 2));
     let go = ready.clone();
-    let server = thread::spawn(move || -> io::Result<()> {
+    // The clock stops at the last byte read, before the listener is dropped: closing
+    // its waiting instances (32 for winpipe, 1 for raw) is a cost of the listener, not
+    // of each connection (the "listener bind + drop" row shows it).
+    let server = thread::spawn(move || -> io::Result<(Instant, I::Listener)> {
         go.wait();
         for _ in 0..total {
             let mut stream = I::accept(&mut listener)?;
             let mut b = [0u8; 1];
             stream.read_exact(&mut b)?;
         }
-        Ok(())
+        Ok((Instant::now(), listener))
     });
     let errors = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..clients)
@@ -162,12 +200,21 @@ pub fn connections<I: Imp>(
     for _ in 0..errors {
         I::connect(name)?.write_all(&[1])?;
     }
-    server.join().expect("server panicked")?;
+    let (end, listener) = server.join().expect("server panicked")?;
+    drop(listener);
     Ok(Connections {
         count: total,
-        elapsed: start.elapsed(),
+        elapsed: end - start,
         errors,
     })
+}
+
+/// Binds a listener and drops it at once: what a listener costs apart from its
+/// connections (making and closing its waiting instances).
+pub fn listener_lifetime<I: Imp>(name: &str) -> io::Result<Duration> {
+    let start = Instant::now();
+    drop(I::bind(name)?);
+    Ok(start.elapsed())
 }
 
 /// Kernel32 calls for one connection (both sides), counted over a few sequential ones.

@@ -89,14 +89,10 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     let wanted = |group: &str| group.contains(only.as_str());
     let mut rows = Vec::new();
     if wanted("throughput") {
-        let large = throughput(reps, 64 * 1024, 16 << 20, "throughput, 64 KiB writes")?;
-        rows.push(large);
-        rows.push(throughput(
-            reps,
-            1024,
-            512 << 10,
-            "throughput, 1 KiB writes",
-        )?);
+        let label = "throughput, 64 KiB writes";
+        rows.push(throughput(reps, 64 * 1024, 1 << 20, label)?);
+        let label = "throughput, 1 KiB writes";
+        rows.push(throughput(reps, 1024, 32 << 10, label)?);
     }
     if wanted("ping-pong") {
         rows.extend(ping_pong(reps)?);
@@ -104,6 +100,7 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     if wanted("connections") {
         rows.extend(connections(reps, 1, 25)?);
         rows.extend(connections(reps, 16, 2)?);
+        rows.push(listener(reps)?);
     }
     if wanted("timeout") {
         rows.push(timeout(reps)?);
@@ -123,22 +120,27 @@ const BLOCKS: usize = 4;
 /// scheduling pattern (ping-pong, connections): more of them, shorter.
 const MANY_BLOCKS: usize = 8;
 
-fn throughput(reps: usize, chunk: usize, total: usize, label: &'static str) -> io::Result<Row> {
+/// Turns per block of the throughput rows.
+const TURNS: usize = 16;
+
+/// Both pairs open at once, taking turns of `turn` bytes (see `rows::throughput`).
+fn throughput(reps: usize, chunk: usize, turn: usize, label: &'static str) -> io::Result<Row> {
     let mut row = Row::new(label, "MB/s", Goal::AtLeast(0.95));
     let mut sums = Sums::new(reps);
-    let tag = format!("tp{chunk}");
-    interleave(label, reps, BLOCKS, |rep, block, w| {
-        let run = rep * BLOCKS + block;
-        let elapsed = both(
-            run,
-            w,
-            &tag,
-            |n| rows::throughput::<Winpipe>(n, chunk, total),
-            |n| rows::throughput::<Raw>(n, chunk, total),
-        )?;
-        sums.add(rep, w, total as f64, elapsed.as_secs_f64());
-        Ok(())
-    })?;
+    eprint!("{label}:");
+    for rep in 0..reps {
+        for block in 0..BLOCKS {
+            let run = rep * BLOCKS + block;
+            let tag = format!("tp{chunk}");
+            let names = [name(&tag, run, Winpipe::NAME), name(&tag, run, Raw::NAME)];
+            let [w, r] = rows::throughput([&names[0], &names[1]], chunk, turn, TURNS)?;
+            let bytes = (turn * TURNS) as f64;
+            sums.add(rep, true, bytes, w.as_secs_f64());
+            sums.add(rep, false, bytes, r.as_secs_f64());
+        }
+        eprint!(" {}", rep + 1);
+    }
+    eprintln!();
     sums.into_row(&mut row, 1e-6);
     Ok(row)
 }
@@ -210,6 +212,26 @@ fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Ro
     errors.check = Some(("0 for winpipe".into(), winpipe_errors == 0.0));
     rate.check = Some(("0 connect errors".into(), winpipe_errors == 0.0));
     Ok([rate, errors])
+}
+
+/// Bind + drop of a listener, outside the connection rates: winpipe makes its backlog
+/// of instances (32) where raw makes one.
+fn listener(reps: usize) -> io::Result<Row> {
+    let mut row = Row::new("listener bind + drop", "µs", Goal::Info);
+    let mut sums = Sums::new(reps);
+    interleave("listener", reps, BLOCKS, |rep, block, w| {
+        let elapsed = both(
+            rep * BLOCKS + block,
+            w,
+            "bind",
+            rows::listener_lifetime::<Winpipe>,
+            rows::listener_lifetime::<Raw>,
+        )?;
+        sums.add(rep, w, elapsed.as_secs_f64(), 1.0);
+        Ok(())
+    })?;
+    sums.into_row(&mut row, 1e6);
+    Ok(row)
 }
 
 fn timeout(reps: usize) -> io::Result<Row> {
