@@ -127,11 +127,11 @@ const TURNS: usize = 16;
 fn throughput(reps: usize, chunk: usize, turn: usize, label: &'static str) -> io::Result<Row> {
     let mut row = Row::new(label, "MB/s", Goal::AtLeast(0.95));
     let mut sums = Sums::new(reps);
+    let tag = format!("tp{chunk}");
     eprint!("{label}:");
     for rep in 0..reps {
         for block in 0..BLOCKS {
             let run = rep * BLOCKS + block;
-            let tag = format!("tp{chunk}");
             let names = [name(&tag, run, Winpipe::NAME), name(&tag, run, Raw::NAME)];
             let [w, r] = rows::throughput([&names[0], &names[1]], chunk, turn, TURNS)?;
             let bytes = (turn * TURNS) as f64;
