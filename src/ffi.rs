@@ -68,6 +68,8 @@ pub const PIPE_WAIT: DWORD = 0x0000_0000;
 pub const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 0x0000_0008;
 pub const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
 pub const PIPE_SERVER_END: DWORD = 0x0000_0001;
+/// `GetFileType`'s answer for pipes (named or anonymous) and sockets.
+pub const FILE_TYPE_PIPE: DWORD = 3;
 /// `SECURITY_SQOS_PRESENT`: the flags carry a quality-of-service level for the server.
 pub const SECURITY_SQOS_PRESENT: DWORD = 0x0010_0000;
 /// `SECURITY_IDENTIFICATION` (`SecurityIdentification << 16`): the server may identify
@@ -104,8 +106,10 @@ pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
 
 // System error codes (winerror.h) that change what winpipe does.
 pub const ERROR_FILE_NOT_FOUND: DWORD = 2;
+pub const ERROR_PATH_NOT_FOUND: DWORD = 3;
 pub const ERROR_ACCESS_DENIED: DWORD = 5;
 pub const ERROR_INVALID_HANDLE: DWORD = 6;
+pub const ERROR_NOT_ENOUGH_MEMORY: DWORD = 8;
 pub const ERROR_BROKEN_PIPE: DWORD = 109;
 pub const ERROR_SEM_TIMEOUT: DWORD = 121;
 pub const ERROR_PIPE_BUSY: DWORD = 231;
@@ -200,6 +204,7 @@ extern "system" {
     pub fn CloseHandle(hObject: HANDLE) -> BOOL;
     pub fn GetLastError() -> DWORD;
     pub fn GetNamedPipeClientProcessId(Pipe: HANDLE, ClientProcessId: *mut DWORD) -> BOOL;
+    pub fn GetFileType(hFile: HANDLE) -> DWORD;
     pub fn GetNamedPipeServerProcessId(Pipe: HANDLE, ServerProcessId: *mut DWORD) -> BOOL;
 }
 

@@ -1,31 +1,30 @@
 //! The only `unsafe` code in winpipe: Win32 calls through `ffi`, wrapped in safe types.
 //!
 //! - `Handle`: an owned kernel handle, closed on drop.
-//! - `Overlapped`: one direction's OVERLAPPED. An operation issued on it is settled
-//!   before `submit` returns: the engine settles it, and if it did not, a guard cancels
-//!   it and waits for completion. The kernel therefore never writes into a buffer, an
+//! - `Pipe`: the engine's `Port`. Each operation gets its own OVERLAPPED on the stack
+//!   of `submit` and is settled before `submit` returns: the engine settles it, and if
+//!   it did not (or something panicked), a guard armed right after the call cancels it
+//!   and waits for completion. The kernel therefore never writes into a buffer, an
 //!   OVERLAPPED or an event that has been released.
 //! - The event an operation signals is the calling thread's, made on its first
-//!   operation and lent to each later one: no event is made or closed per operation or
-//!   per stream.
+//!   operation and lent to each later one, with its low-order bit set in the
+//!   OVERLAPPED so that no completion ever reaches a completion port.
+//! - `Wakeups`: the pending operations a setter may cancel, one by one.
 //! - The pipe calls: create an instance, open as a client, wait for an instance.
 //!
 //! Every call is traced with its arguments and result.
 
-use crate::engine::{Code, Completion, Dial, Issued, Pending, Port, Request};
+use crate::engine::{clamp_len, Code, Completion, Dial, Issued, Pending, Port, Request, Wake};
 use crate::ffi::*;
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::io;
-use std::marker::PhantomData;
 use std::os::windows::io::{
     AsRawHandle, BorrowedHandle, FromRawHandle, IntoRawHandle, OwnedHandle, RawHandle,
 };
 use std::ptr::{self, null_mut};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-
-/// `STATUS_PENDING`: the value of `OVERLAPPED::Internal` while the kernel owns it.
-const STATUS_PENDING: usize = 0x103;
 /// The longest pipe name plus its NUL, with room to spare.
 const NAME_CAPACITY: usize = 260;
 /// `ERROR_INVALID_NAME`, for a name the A functions cannot take.
@@ -179,97 +178,142 @@ impl Event {
     fn give_back(self) {
         let _ = THREAD_EVENT.try_with(move |slot| drop(slot.replace(Some(self))));
     }
+
+    /// The value for `OVERLAPPED::hEvent`: the event with its low-order bit set, so
+    /// that the completion is never queued to an I/O completion port that other code
+    /// associated with the file (Microsoft's GetQueuedCompletionStatus page). The
+    /// system ignores a handle's two low bits, so the event is still signalled.
+    fn tagged(&self) -> HANDLE {
+        (self.0.raw() as usize | 1) as HANDLE
+    }
 }
 
-/// A raw pipe handle value, for `cancel_all`.
-pub(crate) type RawPipe = HANDLE;
-
-/// Cancels every operation in flight on `raw` (`CancelIoEx`), to wake blocked calls
-/// when a setting changes. The caller keeps `raw` open during the call.
-pub(crate) fn cancel_all(raw: RawPipe) {
-    // SAFETY: a NULL OVERLAPPED cancels all of the handle's requests; the handle is open.
-    let ok = unsafe { CancelIoEx(raw, null_mut()) };
-    trace!("CancelIoEx({:?}, all) = {}", raw, ok);
+/// The operations in flight on a stream and its clones (or a listener's instances),
+/// so that a setter can cancel exactly those its change concerns (`CancelIoEx` with
+/// their OVERLAPPED, never the whole handle: other code's I/O on a duplicate handle is
+/// left alone).
+#[derive(Default)]
+pub(crate) struct Wakeups {
+    ops: Mutex<Vec<Registered>>,
 }
 
-/// One direction of a pipe: its OVERLAPPED. The event it names belongs to the thread
-/// whose operation is in flight, and only while it is.
-pub(crate) struct Overlapped {
-    ov: OVERLAPPED,
+/// A pending operation: its handle, its OVERLAPPED, and what wakes it.
+struct Registered {
+    file: HANDLE,
+    ov: *mut OVERLAPPED,
+    wake: Wake,
 }
 
-// SAFETY: the raw pointer inside OVERLAPPED is an event handle, used only while an
-// operation is in flight, which is inside `submit`, which holds `&mut self`.
-unsafe impl Send for Overlapped {}
+// SAFETY: the pointers are only used by `Wakeups::wake`, under the lock, while the
+// operation that registered them is alive (it unregisters before releasing them).
+unsafe impl Send for Registered {}
 
-impl Overlapped {
-    pub(crate) fn new() -> Self {
-        Overlapped {
-            ov: blank_overlapped(null_mut()),
+impl Wakeups {
+    fn register(&self, file: HANDLE, ov: *mut OVERLAPPED, wake: Wake) {
+        lock(&self.ops).push(Registered { file, ov, wake });
+    }
+
+    fn unregister(&self, ov: *mut OVERLAPPED) {
+        let mut ops = lock(&self.ops);
+        if let Some(i) = ops.iter().position(|op| op.ov == ov) {
+            ops.swap_remove(i);
         }
     }
 
-    /// The port for operations on `file` through this OVERLAPPED.
-    pub(crate) fn on<'a>(&'a mut self, file: &'a Handle) -> Bound<'a> {
-        Bound { file, slot: self }
+    /// Cancels every pending operation that `wakes` says the change concerns. The
+    /// calls are traced once the lock is released: a logger may itself do I/O.
+    pub(crate) fn wake(&self, wakes: impl Fn(Wake) -> bool) {
+        let cancelled: Vec<(HANDLE, *mut OVERLAPPED, BOOL)> = lock(&self.ops)
+            .iter()
+            .filter(|op| wakes(op.wake))
+            .map(|op| {
+                // SAFETY: the handle and the OVERLAPPED are alive while registered
+                // (see `Registered`); CancelIoEx only asks the kernel to cancel that one.
+                let ok = unsafe { CancelIoEx(op.file, op.ov) };
+                (op.file, op.ov, ok)
+            })
+            .collect();
+        for (file, ov, ok) in cancelled {
+            trace!("CancelIoEx({:?}, {:?}) = {}", file, ov, ok);
+        }
     }
 }
 
-fn blank_overlapped(event: HANDLE) -> OVERLAPPED {
-    OVERLAPPED {
-        Internal: 0,
-        InternalHigh: 0,
-        Offset: 0,
-        OffsetHigh: 0,
-        hEvent: event,
+/// Locks a mutex, ignoring poisoning: the data it guards stays consistent whatever
+/// panicked.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A pipe handle as the engine uses it: each operation gets its own OVERLAPPED, on
+/// the stack of `submit`, and is registered with `wakeups` while it is pending.
+pub(crate) struct Pipe<'a> {
+    pub file: &'a Handle,
+    pub wakeups: &'a Wakeups,
+}
+
+/// Hands `request` to the kernel with `ov`; returns the call's result and name.
+///
+/// # Safety
+/// The buffer in `request` and `*ov` must stay valid and unmoved until the operation
+/// has settled.
+unsafe fn issue(file: HANDLE, request: Request<'_>, ov: *mut OVERLAPPED) -> (BOOL, &'static str) {
+    match request {
+        // SAFETY: the caller keeps the buffer and OVERLAPPED alive; the byte count is
+        // NULL as documented for overlapped calls; the length is at most the slice's.
+        Request::Read(buf) => unsafe {
+            let len = clamp_len(buf.len()) as DWORD;
+            (
+                ReadFile(file, buf.as_mut_ptr().cast(), len, null_mut(), ov),
+                "ReadFile",
+            )
+        },
+        // SAFETY: as for ReadFile; the kernel only reads the buffer.
+        Request::Write(buf) => unsafe {
+            let len = clamp_len(buf.len()) as DWORD;
+            (
+                WriteFile(file, buf.as_ptr().cast::<c_void>(), len, null_mut(), ov),
+                "WriteFile",
+            )
+        },
+        // SAFETY: as for ReadFile, with no buffer.
+        Request::Connect => unsafe { (ConnectNamedPipe(file, ov), "ConnectNamedPipe") },
     }
 }
 
-/// An OVERLAPPED bound to a handle: the Windows implementation of the engine's `Port`.
-pub(crate) struct Bound<'a> {
-    file: &'a Handle,
-    slot: &'a mut Overlapped,
-}
-
-impl Port for Bound<'_> {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
-        // Declared before `op`, so that it outlives the operation even on unwinding.
+impl Port for Pipe<'_> {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        // Declared before `op`, so that both outlive the operation even on unwinding.
         let event = match Event::take() {
             Ok(event) => event,
             Err(code) => return drive(Issued::Done(Completion::failed(code))),
         };
-        self.slot.ov = blank_overlapped(event.0.raw());
-        let ov: *mut OVERLAPPED = &mut self.slot.ov;
+        let mut ov = blank_overlapped(event.tagged());
         let file = self.file.raw();
-        let (ok, what, len) = match request {
-            // SAFETY: the buffer and the OVERLAPPED stay borrowed until this function
-            // returns, and it returns only after the operation settled (the engine
-            // settles it, `InFlight`'s drop otherwise). Byte count is NULL as
-            // documented for overlapped calls; the length is at most the slice's.
-            Request::Read(buf) => unsafe {
-                let len = crate::engine::clamp_len(buf.len()) as DWORD;
-                let ok = ReadFile(file, buf.as_mut_ptr().cast(), len, null_mut(), ov);
-                (ok, "ReadFile", len)
-            },
-            // SAFETY: as for ReadFile; the kernel only reads the buffer.
-            Request::Write(buf) => unsafe {
-                let len = crate::engine::clamp_len(buf.len()) as DWORD;
-                let ok = WriteFile(file, buf.as_ptr().cast::<c_void>(), len, null_mut(), ov);
-                (ok, "WriteFile", len)
-            },
-            // SAFETY: as for ReadFile, with no buffer.
-            Request::Connect => unsafe { (ConnectNamedPipe(file, ov), "ConnectNamedPipe", 0) },
-        };
+        let len = request.len();
+        // SAFETY: `ov` and the buffer outlive `op`, whose drop settles the operation if
+        // nothing else did (even when a panic unwinds through here).
+        let (ok, what) = unsafe { issue(file, request, &mut ov) };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
+        // Armed before anything that can panic: tracing runs the user's logger.
         let mut op = InFlight {
             file,
-            ov,
-            settled: false,
-            _lent: PhantomData,
+            ov: &mut ov,
+            event: event.0.raw(),
+            // A failure other than these returned at once: nothing is in flight.
+            settled: ok == FALSE && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA,
+            wakeups: self.wakeups,
         };
-        let result = if ok == FALSE && err != ERROR_IO_PENDING {
-            op.settled = true;
+        if !op.settled {
+            self.wakeups.register(file, op.ov, wake);
+        }
+        trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
+        let result = if op.settled {
             drive(Issued::Done(Completion::failed(err)))
         } else {
             match op.poll() {
@@ -285,13 +329,14 @@ impl Port for Bound<'_> {
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
-        let len = crate::engine::clamp_len(buf.len()) as DWORD;
+        let len = clamp_len(buf.len()) as DWORD;
         let mut read: DWORD = 0;
+        let file = self.file.raw();
         // SAFETY: the buffer is valid for `len` bytes; the count pointer is ours; the
         // unused out-parameters are NULL, which PeekNamedPipe allows.
         let ok = unsafe {
             PeekNamedPipe(
-                self.file.raw(),
+                file,
                 buf.as_mut_ptr().cast(),
                 len,
                 &mut read,
@@ -302,7 +347,7 @@ impl Port for Bound<'_> {
         let err = if ok == FALSE { last_error() } else { 0 };
         trace!(
             "PeekNamedPipe({:?}, len={}) = {} read={} err={}",
-            self.file.raw(),
+            file,
             len,
             ok,
             read,
@@ -315,35 +360,36 @@ impl Port for Bound<'_> {
     }
 }
 
+fn blank_overlapped(event: HANDLE) -> OVERLAPPED {
+    OVERLAPPED {
+        Internal: 0,
+        InternalHigh: 0,
+        Offset: 0,
+        OffsetHigh: 0,
+        hEvent: event,
+    }
+}
+
 /// An operation the kernel may still be working on. Its buffer and OVERLAPPED stay
-/// borrowed (`'a`) until it is settled; dropping it unsettled cancels it and waits.
+/// borrowed by `submit` until it is settled; dropping it unsettled cancels it and
+/// waits, and it leaves `wakeups` before the OVERLAPPED can be released.
 struct InFlight<'a> {
     file: HANDLE,
     ov: *mut OVERLAPPED,
+    /// The event without its tag bit, for our own waits.
+    event: HANDLE,
     settled: bool,
-    _lent: PhantomData<&'a mut ()>,
+    wakeups: &'a Wakeups,
 }
 
 impl InFlight<'_> {
-    /// `GetOverlappedResult`, waiting or not.
-    fn result(&mut self, wait: bool) -> Option<Completion> {
+    /// `GetOverlappedResult` without waiting: the completion, or `None` while pending.
+    fn result(&mut self) -> Option<Completion> {
         let mut bytes: DWORD = 0;
-        // SAFETY: `ov` points to the OVERLAPPED of this operation, alive while `self` is.
-        let ok = unsafe { GetOverlappedResult(self.file, self.ov, &mut bytes, wait as BOOL) };
+        // SAFETY: `ov` points to this operation's OVERLAPPED, alive while `self` is.
+        let ok = unsafe { GetOverlappedResult(self.file, self.ov, &mut bytes, FALSE) };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!(
-            "GetOverlappedResult({:?}, wait={}) = {} bytes={} err={}",
-            self.file,
-            wait,
-            ok,
-            bytes,
-            err
-        );
         if ok == FALSE && err == ERROR_IO_INCOMPLETE {
-            return None;
-        }
-        if self.still_pending() {
-            // The wait itself failed: the operation is still the kernel's.
             return None;
         }
         self.settled = true;
@@ -353,61 +399,58 @@ impl InFlight<'_> {
         })
     }
 
-    fn still_pending(&self) -> bool {
-        // SAFETY: reading the status word the kernel updates; volatile because the
-        // kernel writes it behind the compiler's back.
-        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ov).Internal)) == STATUS_PENDING }
+    /// Blocks on the event, at most `ms` milliseconds.
+    fn block(&self, ms: DWORD) -> DWORD {
+        // SAFETY: the event is open until `submit` gives it back, after we are dropped.
+        unsafe { WaitForSingleObject(self.event, ms) }
     }
 
-    fn event(&self) -> HANDLE {
-        // SAFETY: `hEvent` is set before the operation is issued and never written by
-        // the kernel.
-        unsafe { (*self.ov).hEvent }
+    /// `CancelIoEx` for exactly this operation.
+    fn request_cancel(&self) -> BOOL {
+        // SAFETY: handle and OVERLAPPED are alive; only this operation is cancelled.
+        unsafe { CancelIoEx(self.file, self.ov) }
     }
 }
 
 impl Pending for InFlight<'_> {
     fn poll(&mut self) -> Option<Completion> {
-        self.result(false)
+        let done = self.result();
+        trace!("GetOverlappedResult({:?}) = {:?}", self.file, done);
+        done
     }
 
     fn wait(&mut self, timeout: Option<Duration>) {
         let ms = wait_millis(timeout);
-        // SAFETY: the event is open until `submit` gives it back, after we are dropped.
-        let status = unsafe { WaitForSingleObject(self.event(), ms) };
+        let status = self.block(ms);
         trace!(
             "WaitForSingleObject({:?}, {}) = {:#x}",
-            self.event(),
+            self.event,
             ms,
             status
         );
     }
 
     fn cancel(&mut self) {
-        // SAFETY: cancels exactly this operation; handle and OVERLAPPED are alive.
-        let ok = unsafe { CancelIoEx(self.file, self.ov) };
-        let err = if ok == FALSE { last_error() } else { 0 };
-        trace!(
-            "CancelIoEx({:?}, {:?}) = {} err={}",
-            self.file,
-            self.ov,
-            ok,
-            err
-        );
+        let ok = self.request_cancel();
+        trace!("CancelIoEx({:?}, {:?}) = {}", self.file, self.ov, ok);
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.settled {
-            return;
+        if !self.settled {
+            // Untraced: this may run while a panic unwinds, and the logger may be what
+            // panicked.
+            self.request_cancel();
+            while self.result().is_none() {
+                if self.block(INFINITE) == WAIT_FAILED {
+                    // The kernel may still write into memory we are about to release,
+                    // and we cannot wait for it: stopping is the only sound choice.
+                    std::process::abort();
+                }
+            }
         }
-        self.cancel();
-        if self.result(true).is_none() {
-            // The kernel may still write into memory we are about to release, and we
-            // cannot wait for it: stopping is the only sound choice (std does the same).
-            std::process::abort();
-        }
+        self.wakeups.unregister(self.ov);
     }
 }
 
@@ -652,12 +695,14 @@ pub(crate) fn wait_for_instance(name: &str, timeout: Duration) -> Result<(), Cod
 pub(crate) struct PipeInfo {
     /// The handle is the server end.
     pub server_end: bool,
-    /// The smaller of the two buffer sizes, if not zero.
-    pub buffer: Option<usize>,
+    /// The smaller of the two buffer sizes. 0 is a real size: a write then waits
+    /// until the reader has read all of it.
+    pub buffer: usize,
 }
 
-/// Asks `GetNamedPipeInfo`; `None` if the handle is not a pipe.
-pub(crate) fn pipe_info(file: &Handle) -> Option<PipeInfo> {
+/// Asks `GetNamedPipeInfo`. It fails for a handle that is not a pipe, but also for a
+/// pipe whose server disconnected it (233): the error says which.
+pub(crate) fn pipe_info(file: &Handle) -> Result<PipeInfo, Code> {
     let (mut flags, mut out_size, mut in_size): (DWORD, DWORD, DWORD) = (0, 0, 0);
     // SAFETY: the out-pointers are ours; the unused one is NULL, which is allowed.
     let ok = unsafe {
@@ -678,13 +723,21 @@ pub(crate) fn pipe_info(file: &Handle) -> Option<PipeInfo> {
         in_size
     );
     if ok == FALSE {
-        return None;
+        return Err(last_error());
     }
-    let smaller = out_size.min(in_size) as usize;
-    Some(PipeInfo {
+    Ok(PipeInfo {
         server_end: flags & PIPE_SERVER_END != 0,
-        buffer: (smaller > 0).then_some(smaller),
+        buffer: out_size.min(in_size) as usize,
     })
+}
+
+/// Whether `file` is a pipe (`GetFileType`): a property of the handle's device, so it
+/// holds whatever state the pipe is in, disconnected included.
+pub(crate) fn is_pipe(file: &Handle) -> bool {
+    // SAFETY: the handle is open; GetFileType only asks its device type.
+    let kind = unsafe { GetFileType(file.raw()) };
+    trace!("GetFileType({:?}) = {}", file.raw(), kind);
+    kind == FILE_TYPE_PIPE
 }
 
 /// The Windows side of connecting: `CreateFileA`, `WaitNamedPipeA` and a sleep.
@@ -701,9 +754,8 @@ impl Dial for Dialer<'_> {
         open_client(self.name, self.level)
     }
 
-    fn wait_for_instance(&mut self, timeout: Duration) {
-        // The result does not matter: the next attempt to open tells.
-        let _ = wait_for_instance(self.name, timeout);
+    fn wait_for_instance(&mut self, timeout: Duration) -> Result<(), Code> {
+        wait_for_instance(self.name, timeout)
     }
 
     fn sleep(&mut self, pause: Duration) {
@@ -806,7 +858,8 @@ mod tests {
             .backlog(2)
             .bind(&name)
             .unwrap();
-        let dacl = dacl_of(listener.as_raw_handle()).expect("an owner-only pipe has a DACL");
+        let waiting = listener.waiting_handle().expect("a waiting instance");
+        let dacl = dacl_of(waiting).expect("an owner-only pipe has a DACL");
         assert_eq!(dacl, vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)]);
         // The owner itself can still connect.
         crate::WinStream::connect(&name).unwrap();
@@ -818,7 +871,8 @@ mod tests {
         let name = format!(r"\\.\pipe\winpipe-unit-{}-default-dacl", std::process::id());
         let listener = crate::WinListener::bind(&name).unwrap();
         let ours = vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)];
-        assert_ne!(dacl_of(listener.as_raw_handle()), Some(ours));
+        let waiting = listener.waiting_handle().expect("a waiting instance");
+        assert_ne!(dacl_of(waiting), Some(ours));
     }
 
     #[test]

@@ -150,6 +150,14 @@ fn buffer_sizes_bound_what_one_write_hands_over() {
         let mut client = try_connect(&name).unwrap();
         let (mut server, _) = listener.accept().unwrap();
         let big = vec![7u8; 64 * 1024];
+        // A write that may time out hands over at most the buffer, on both ends (the
+        // client asks the system for the size, the server knows it).
+        server
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let sent = server.write(&big).unwrap();
         assert!(sent > 0 && sent <= 4096, "server write took {sent}");
         let sent_back = client.write(&big).unwrap();
@@ -160,6 +168,18 @@ fn buffer_sizes_bound_what_one_write_hands_over() {
         let mut got = vec![0; sent];
         client.read_exact(&mut got).unwrap();
         assert!(got.iter().all(|&b| b == 7));
+        let mut got = vec![0; sent_back];
+        server.read_exact(&mut got).unwrap();
+        // A write with no timeout is handed over whole, and completes once the peer
+        // has read it.
+        client.set_write_timeout(None).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut all = vec![0u8; big.len()];
+            server.read_exact(&mut all).unwrap();
+            all
+        });
+        assert_eq!(client.write(&vec![9u8; 64 * 1024]).unwrap(), 64 * 1024);
+        assert!(reader.join().unwrap().iter().all(|&b| b == 9));
     });
 }
 
@@ -277,6 +297,11 @@ fn invalid_listener_options_are_invalid_input_and_bind_nothing() {
             ListenerOptions::new().max_instances(0).clone(),
             ListenerOptions::new().max_instances(255).clone(),
             ListenerOptions::new().backlog(5).max_instances(2).clone(),
+            // Windows checks clients against the first instance's descriptor only.
+            ListenerOptions::new()
+                .owner_only(true)
+                .first_instance(false)
+                .clone(),
         ];
         for options in &attempts {
             let err = options.bind(&name).expect_err("bad options bound");
@@ -284,6 +309,44 @@ fn invalid_listener_options_are_invalid_input_and_bind_nothing() {
         }
         // Nothing was created: the name is still free.
         WinListener::bind(&name).unwrap();
+    });
+}
+
+/// `bind`'s errors: `AddrInUse` only when the name exists. Joining a pipe whose first
+/// instance has another access mode fails in CreateNamedPipeA with error 5 (on
+/// Windows and Wine), and that error comes back as it is, with its code.
+#[test]
+fn bind_returns_the_system_error_when_joining_fails() {
+    within(LIMIT, || {
+        let name = pipe_name("bind_join_fails");
+        let c = std::ffi::CString::new(name.clone()).unwrap();
+        // SAFETY: a NUL-terminated name, default security, plain values; the handle is
+        // closed below.
+        let inbound = unsafe {
+            common::win32::CreateNamedPipeA(
+                c.as_ptr().cast(),
+                0x1,
+                0,
+                255,
+                512,
+                512,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        assert_ne!(inbound, common::win32::INVALID_HANDLE_VALUE);
+        let err = ListenerOptions::new()
+            .first_instance(false)
+            .bind(&name)
+            .expect_err("another access mode");
+        assert_eq!(err.raw_os_error(), Some(5), "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+        // The default (first instance) says the name is taken.
+        let err = WinListener::bind(&name).expect_err("the name exists");
+        assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err:?}");
+        // SAFETY: our handle, closed once.
+        unsafe { common::win32::CloseHandle(inbound) };
+        WinListener::bind(&name).expect("free again");
     });
 }
 

@@ -28,38 +28,7 @@ fn main() {
 }
 
 #[cfg(windows)]
-mod raw {
-    use std::ffi::c_void;
-
-    pub const PIPE_ACCESS_DUPLEX: u32 = 0x3;
-    pub const GENERIC_READ_WRITE: u32 = 0x8000_0000 | 0x4000_0000;
-    pub const OPEN_EXISTING: u32 = 3;
-    pub const INVALID_HANDLE_VALUE: *mut c_void = -1isize as *mut c_void;
-
-    #[link(name = "kernel32")]
-    extern "system" {
-        pub fn CreateNamedPipeA(
-            name: *const u8,
-            open_mode: u32,
-            pipe_mode: u32,
-            max_instances: u32,
-            out_buffer: u32,
-            in_buffer: u32,
-            default_timeout: u32,
-            security: *mut c_void,
-        ) -> *mut c_void;
-        pub fn CreateFileA(
-            name: *const u8,
-            access: u32,
-            share: u32,
-            security: *mut c_void,
-            disposition: u32,
-            flags: u32,
-            template: *mut c_void,
-        ) -> *mut c_void;
-        pub fn GetLastError() -> u32;
-    }
-}
+use common::win32 as raw;
 
 /// Child role: creates `name` with a raw CreateNamedPipeA (blocking mode, byte pipe,
 /// `max` instances, no FILE_FLAG_FIRST_PIPE_INSTANCE), and with `busy` also opens it
@@ -95,7 +64,7 @@ fn squat_raw(args: &[String]) {
         let client = unsafe {
             raw::CreateFileA(
                 c_name.as_ptr().cast(),
-                raw::GENERIC_READ_WRITE,
+                raw::GENERIC_READ | raw::GENERIC_WRITE,
                 0,
                 std::ptr::null_mut(),
                 raw::OPEN_EXISTING,

@@ -623,6 +623,97 @@ fn unrelated_setters_do_not_disturb_a_blocked_read() {
     });
 }
 
+/// Threads reading through one `&WinStream` each get the timeout counted from their
+/// own call: four readers with a 300 ms timeout all return after about 300 ms, not one
+/// after the other (300, 600, 900, 1,200 ms).
+#[test]
+fn threads_sharing_a_stream_each_get_their_own_read_timeout() {
+    within(LIMIT, || {
+        let (a, _b) = pair();
+        a.set_read_timeout(Some(ms(300))).unwrap();
+        let a = Arc::new(a);
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (a, start) = (a.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    let began = Instant::now();
+                    let result = (&*a).read(&mut [0; 8]);
+                    (result.map_err(|e| e.kind()), began.elapsed())
+                })
+            })
+            .collect();
+        for reader in readers {
+            let (result, took) = reader.join().unwrap();
+            assert_eq!(result, Err(ErrorKind::TimedOut));
+            assert_took("a shared-stream read timeout", took, ms(295), ms(550));
+        }
+    });
+}
+
+/// A setter cancels only winpipe's own operations, by their OVERLAPPED: a read that
+/// other code issued on a duplicate of the handle (the same file object) goes on.
+#[test]
+fn setters_leave_other_code_io_on_a_duplicate_handle_alone() {
+    use common::win32::{duplicate, Io, RawEnd};
+    within(LIMIT, || {
+        let (a, mut b) = pair();
+        let dup = duplicate(a.as_raw_handle());
+        let foreign = RawEnd {
+            handle: dup.as_raw_handle() as _,
+            io: Io::Overlapped,
+        };
+        let read = spawn_call(move || {
+            let mut buf = [0; 16];
+            let result = foreign.read(&mut buf).map(|n| buf[..n].to_vec());
+            std::mem::forget(foreign); // `dup` owns the handle
+            drop(dup);
+            result
+        });
+        thread::sleep(LET_IT_BLOCK);
+        a.set_read_timeout(Some(ms(50))).unwrap();
+        a.set_nonblocking(true).unwrap();
+        a.shutdown(Shutdown::Read).unwrap();
+        thread::sleep(LET_IT_BLOCK);
+        if let Ok(early) = read.try_recv() {
+            panic!("a setter ended other code's read: {early:?}");
+        }
+        b.write_all(b"for the other").unwrap();
+        let got = read
+            .recv_timeout(WAKE_LIMIT)
+            .expect("the other read returns");
+        assert_eq!(got, Ok(b"for the other".to_vec()));
+    });
+}
+
+/// A write issued with no timeout in blocking mode is whole, and only a shutdown
+/// stops it: a timeout or nonblocking mode set meanwhile applies from the next write.
+#[test]
+fn a_blocking_write_waits_through_later_timeouts_until_the_peer_reads() {
+    within(LIMIT, || {
+        let (a, mut b) = pair();
+        let clone = a.try_clone().unwrap();
+        // The pipe holds 64 KiB: fill it, so that the next write waits for the reader.
+        let data = pattern(0, 1 << 20);
+        assert_eq!((&a).write(&data[..WRITE_CAP]).unwrap(), WRITE_CAP);
+        let write = spawn_call(move || (&a).write(&data[WRITE_CAP..]));
+        thread::sleep(LET_IT_BLOCK);
+        clone.set_write_timeout(Some(ms(50))).unwrap();
+        clone.set_nonblocking(true).unwrap();
+        thread::sleep(LET_IT_BLOCK);
+        assert!(write.try_recv().is_err(), "the blocking write was stopped");
+        let mut received = vec![0; 2 * WRITE_CAP];
+        b.read_exact(&mut received).unwrap();
+        assert_pattern(&received, 2 * WRITE_CAP);
+        let n = write
+            .recv_timeout(WAKE_LIMIT)
+            .expect("the write completes")
+            .unwrap();
+        assert_eq!(n, WRITE_CAP, "one write hands over at most 64 KiB");
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // 10. Shutdown
 

@@ -1,7 +1,7 @@
 //! The server side of connecting: wait for a client on the listening instance and keep
 //! another instance listening.
 
-use super::{decide, drive, os_error, Clock, Code, Policy, Port, Request, Stop};
+use super::{decide, drive, os_error, Clock, Code, Dir, Policy, Port, Request, Stop, Wake, Why};
 use crate::ffi::{ERROR_NO_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_BUSY, ERROR_PIPE_CONNECTED};
 use std::io::{self, ErrorKind};
 use std::time::Duration;
@@ -42,15 +42,21 @@ pub(crate) fn accept<L: Listen>(
         None => create_when_allowed(listener, policy, clock)?,
     };
     loop {
-        let (done, stop) = instance.submit(Request::Connect, |issued| drive(issued, policy, clock));
+        let wake = Wake {
+            dir: Dir::Read,
+            stop: Stop::ByPolicy,
+        };
+        let (done, why) = instance.submit(Request::Connect, wake, |issued| {
+            drive(issued, Stop::ByPolicy, policy, clock)
+        });
         match done.error {
             None | Some(ERROR_PIPE_CONNECTED) | Some(ERROR_NO_DATA) => break,
             Some(ERROR_OPERATION_ABORTED) => {
                 // Stopped by the engine, or cancelled by a setter whose new settings
                 // say stop: either way the instance keeps listening.
-                if let Some(stop) = stop.or_else(|| decide(policy(), clock.now()).err()) {
+                if let Some(why) = why.or_else(|| decide(policy(), clock.now()).err()) {
                     *listening = Some(instance);
-                    return Err(accept_stopped(stop));
+                    return Err(accept_stopped(why));
                 }
             }
             Some(code) => {
@@ -87,19 +93,17 @@ fn create_when_allowed<L: Listen>(
                     listener.sleep(limit.map_or(pause, |l| pause.min(l)));
                     pause = (pause * 2).min(MAX_PAUSE);
                 }
-                Err(stop) => return Err(accept_stopped(stop)),
+                Err(why) => return Err(accept_stopped(why)),
             },
             Err(code) => return Err(os_error(code)),
         }
     }
 }
 
-fn accept_stopped(stop: Stop) -> io::Error {
-    match stop {
-        Stop::TimedOut => ErrorKind::TimedOut.into(),
-        Stop::WouldBlock => ErrorKind::WouldBlock.into(),
-        Stop::Shutdown => {
-            io::Error::new(ErrorKind::ConnectionAborted, "the listener was shut down")
-        }
+fn accept_stopped(why: Why) -> io::Error {
+    match why {
+        Why::TimedOut => ErrorKind::TimedOut.into(),
+        Why::WouldBlock => ErrorKind::WouldBlock.into(),
+        Why::Shutdown => io::Error::new(ErrorKind::ConnectionAborted, "the listener was shut down"),
     }
 }

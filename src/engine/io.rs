@@ -1,29 +1,55 @@
 //! Reads, writes and peeks on a connected pipe.
+//!
+//! Writes and cancellation. When a pending write is cancelled, Windows' named pipe
+//! file system reports 0 bytes even if the reader already took part of it (NPFS's
+//! `NpCancelDataQueueIrp`; Wine's test_blocking_rw runs that case on Windows), and a
+//! pipe whose buffer size is 0 keeps every write pending until it is read to the end.
+//! So a write is only ever issued in a form whose result is exact:
+//! - nothing but a shutdown can stop it (blocking mode, no timeout): it is issued
+//!   whole (up to `MAX_WRITE`) and waited for until it completes;
+//! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's buffer
+//!   size. A pending write that size completes as soon as its unread rest fits in the
+//!   buffer (`NpCompleteStalledWrites`, after every read), so a cancel only ever meets
+//!   one the reader has not touched. With a buffer of 0 (or unknown) it is one byte,
+//!   which the reader takes whole or not at all.
 
 use super::{
-    clamp_len, decide, drive, os_error, Clock, Code, Completion, Policy, Port, Request, Stop,
+    clamp_len, clamped, decide, decide_for, drive, os_error, Clock, Code, Completion, Dir, Policy,
+    Port, Request, Stop, Wake, Why,
 };
-use crate::ffi::{ERROR_BROKEN_PIPE, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED};
+use crate::ffi::{
+    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED,
+};
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
-/// On a read, these codes mean the peer is gone and every byte was delivered.
+/// The most one write hands to the kernel (which copies a pending write into its own
+/// memory), and the most a vectored call gathers.
+pub(crate) const MAX_WRITE: usize = 64 * 1024;
+
+const READ: Wake = Wake {
+    dir: Dir::Read,
+    stop: Stop::ByPolicy,
+};
+
+/// On a read, these codes mean the peer is gone and every byte was delivered (109:
+/// the peer closed; 233: the server disconnected the pipe).
 fn is_eof(code: Code) -> bool {
     code == ERROR_BROKEN_PIPE || code == ERROR_PIPE_NOT_CONNECTED
 }
 
-fn read_stopped(stop: Stop) -> io::Result<usize> {
-    match stop {
-        Stop::TimedOut => Err(ErrorKind::TimedOut.into()),
-        Stop::WouldBlock => Err(ErrorKind::WouldBlock.into()),
-        Stop::Shutdown => Ok(0),
+fn read_stopped(why: Why) -> io::Result<usize> {
+    match why {
+        Why::TimedOut => Err(ErrorKind::TimedOut.into()),
+        Why::WouldBlock => Err(ErrorKind::WouldBlock.into()),
+        Why::Shutdown => Ok(0),
     }
 }
 
-fn write_stopped(stop: Stop) -> io::Result<usize> {
-    match stop {
-        Stop::TimedOut => Err(ErrorKind::TimedOut.into()),
-        Stop::WouldBlock => Err(ErrorKind::WouldBlock.into()),
-        Stop::Shutdown => Err(shut_for_writing()),
+fn write_stopped(why: Why) -> io::Result<usize> {
+    match why {
+        Why::TimedOut => Err(ErrorKind::TimedOut.into()),
+        Why::WouldBlock => Err(ErrorKind::WouldBlock.into()),
+        Why::Shutdown => Err(shut_for_writing()),
     }
 }
 
@@ -34,21 +60,33 @@ fn shut_for_writing() -> io::Error {
     )
 }
 
+/// A failed write: the pipe's end (233 after the server's DisconnectNamedPipe, which
+/// std files under no kind) is `BrokenPipe` like 109 and 232, its code kept inside.
+fn write_error(code: Code) -> io::Error {
+    if code == ERROR_PIPE_NOT_CONNECTED {
+        return io::Error::new(ErrorKind::BrokenPipe, os_error(code));
+    }
+    os_error(code)
+}
+
 /// What one settled operation means for the caller: `None` asks to issue it again
 /// (it was cancelled by a setter or moved nothing, and nothing says to stop).
+/// Bytes that moved are always returned, whatever error came with them (a message
+/// longer than the buffer comes with ERROR_MORE_DATA).
 fn outcome(
     done: Completion,
-    stop: Option<Stop>,
+    why: Option<Why>,
     eof_ok: bool,
-    stopped: fn(Stop) -> io::Result<usize>,
+    stopped: fn(Why) -> io::Result<usize>,
+    error: fn(Code) -> io::Error,
 ) -> Option<io::Result<usize>> {
     if done.bytes > 0 {
         return Some(Ok(done.bytes));
     }
     match done.error {
         Some(code) if eof_ok && is_eof(code) => Some(Ok(0)),
-        None | Some(ERROR_OPERATION_ABORTED) => stop.map(stopped),
-        Some(code) => Some(Err(os_error(code))),
+        None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA) => why.map(stopped),
+        Some(code) => Some(Err(error(code))),
     }
 }
 
@@ -65,47 +103,81 @@ pub(crate) fn read(
         if policy().shut || len == 0 {
             return Ok(0);
         }
-        let (done, stop) = port.submit(Request::Read(&mut buf[..len]), |issued| {
-            drive(issued, policy, clock)
+        let (done, why) = port.submit(Request::Read(&mut buf[..len]), READ, |issued| {
+            drive(issued, Stop::ByPolicy, policy, clock)
         });
-        if let Some(result) = outcome(done, stop, true, read_stopped) {
+        if let Some(result) = outcome(clamped(done, len), why, true, read_stopped, os_error) {
             return result;
         }
         // Cancelled by a setter: obey the new settings before issuing again, so a
         // stop costs no second cancel round trip.
-        if let Err(stop) = decide(policy(), clock.now()) {
-            return read_stopped(stop);
+        if let Err(why) = decide(policy(), clock.now()) {
+            return read_stopped(why);
         }
     }
 }
 
-/// Writes at most `cap` bytes of `buf` with one WriteFile. `cap` is at most the pipe's
-/// buffer size, so a cancelled write never has bytes in the peer's hands that it
-/// reports as unwritten (Wine reports 0 for a cancelled partial write).
+/// How much one write may hand over, and what may stop it, under `policy`:
+/// `quota` is the pipe's buffer size if known (asked only when it matters).
+fn write_shape(policy: Policy, quota: &mut impl FnMut() -> Option<usize>) -> (usize, Stop) {
+    if policy.timeout.is_none() && !policy.nonblocking {
+        return (MAX_WRITE, Stop::ByShutdown);
+    }
+    let cap = match quota() {
+        Some(0) | None => 1,
+        Some(size) => size.min(MAX_WRITE),
+    };
+    (cap, Stop::ByPolicy)
+}
+
+/// Writes a prefix of `buf` with one WriteFile and returns its length (see the
+/// module's notes for how long a prefix). `quota` gives the pipe's buffer size for
+/// the writes that may be stopped; `None` if it cannot be known.
+///
+/// A write issued with no timeout in blocking mode is not woken by later timeout or
+/// nonblocking changes; `shutdown(Write)` stops it, and then it reports
+/// `BrokenPipe` even if the peer read part of it (Windows does not say how much).
 pub(crate) fn write(
     port: &mut impl Port,
     buf: &[u8],
-    cap: usize,
+    quota: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
-    let len = clamp_len(buf.len().min(cap.max(1)));
     loop {
-        if policy().shut {
+        let now = policy();
+        if now.shut {
             return Err(shut_for_writing());
         }
-        if len == 0 {
+        if buf.is_empty() {
             return Ok(0);
         }
-        let (done, stop) = port.submit(Request::Write(&buf[..len]), |issued| {
-            drive(issued, policy, clock)
+        let (cap, stop) = write_shape(now, quota);
+        let len = clamp_len(buf.len().min(cap));
+        let wake = Wake {
+            dir: Dir::Write,
+            stop,
+        };
+        let (done, why) = port.submit(Request::Write(&buf[..len]), wake, |issued| {
+            drive(issued, stop, policy, clock)
         });
-        if let Some(result) = outcome(done, stop, false, write_stopped) {
+        let done = clamped(done, len);
+        let aborted = done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED);
+        if aborted && why.is_none() && stop == Stop::ByShutdown {
+            // Only a shutdown cancels this write, so either one just came, or other
+            // code cancelled our I/O: then the peer may have part of the write, and
+            // issuing it again could repeat those bytes. Say what happened instead.
+            return match decide_for(stop, policy(), clock.now()) {
+                Err(why) => write_stopped(why),
+                Ok(_) => Err(os_error(ERROR_OPERATION_ABORTED)),
+            };
+        }
+        if let Some(result) = outcome(done, why, false, write_stopped, write_error) {
             return result;
         }
         // Cancelled by a setter: as in `read`.
-        if let Err(stop) = decide(policy(), clock.now()) {
-            return write_stopped(stop);
+        if let Err(why) = decide(policy(), clock.now()) {
+            return write_stopped(why);
         }
     }
 }
@@ -125,22 +197,23 @@ pub(crate) fn peek(
         }
         match port.peek(&mut buf[..len]) {
             Ok(0) => {}
-            Ok(n) => return Ok(n),
+            Ok(n) => return Ok(n.min(len)),
             Err(code) if is_eof(code) => return Ok(0),
             Err(code) => return Err(os_error(code)),
         }
-        if let Err(stop) = decide(policy(), clock.now()) {
-            return read_stopped(stop);
+        if let Err(why) = decide(policy(), clock.now()) {
+            return read_stopped(why);
         }
-        // A zero-byte read completes when data arrives, without taking any.
-        let (done, stop) = port.submit(Request::Read(&mut []), |issued| {
-            drive(issued, policy, clock)
+        // A zero-byte read completes when data arrives, without taking any (on a
+        // message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
+        let (done, why) = port.submit(Request::Read(&mut []), READ, |issued| {
+            drive(issued, Stop::ByPolicy, policy, clock)
         });
         match done.error {
             Some(code) if is_eof(code) => return Ok(0),
-            None | Some(ERROR_OPERATION_ABORTED) => {
-                if let Some(stop) = stop {
-                    return read_stopped(stop);
+            None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA) => {
+                if let Some(why) = why {
+                    return read_stopped(why);
                 }
             }
             Some(code) => return Err(os_error(code)),
@@ -148,22 +221,23 @@ pub(crate) fn peek(
     }
 }
 
-/// Writes the slices with one WriteFile: they are gathered into `scratch` (kept by the
-/// caller, so it is allocated once) up to `cap` bytes.
+/// Writes the slices with one WriteFile, as `write` would write their concatenation:
+/// they are gathered into `scratch` up to the length one write may hand over.
 pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
     scratch: &mut Vec<u8>,
-    cap: usize,
+    quota: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let mut filled = bufs.iter().filter(|b| !b.is_empty());
     match (filled.next(), filled.next()) {
-        (None, _) => return write(port, &[], cap, policy, clock),
-        (Some(only), None) => return write(port, only, cap, policy, clock),
+        (None, _) => return write(port, &[], quota, policy, clock),
+        (Some(only), None) => return write(port, only, quota, policy, clock),
         _ => {}
     }
+    let (cap, _) = write_shape(policy(), quota);
     scratch.clear();
     for buf in bufs {
         let room = cap - scratch.len();
@@ -172,7 +246,7 @@ pub(crate) fn write_vectored(
             break;
         }
     }
-    write(port, scratch, cap, policy, clock)
+    write(port, scratch, quota, policy, clock)
 }
 
 /// Reads once into the slices: straight into a single non-empty slice, otherwise into
@@ -209,4 +283,49 @@ pub(crate) fn read_vectored(
         rest = &rest[take..];
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::ERROR_NO_DATA;
+
+    #[test]
+    fn writes_that_may_be_stopped_fit_the_pipe_buffer() {
+        let blocking = Policy::default();
+        let timed = Policy {
+            timeout: Some(std::time::Duration::from_millis(5)),
+            ..blocking
+        };
+        let nonblocking = Policy {
+            nonblocking: true,
+            ..blocking
+        };
+        // Nothing but a shutdown stops it: the whole write, and the pipe's buffer
+        // size is not asked.
+        let mut unasked = || -> Option<usize> { panic!("the buffer size was asked") };
+        assert_eq!(
+            write_shape(blocking, &mut unasked),
+            (MAX_WRITE, Stop::ByShutdown)
+        );
+        for policy in [timed, nonblocking] {
+            let shape = |quota: Option<usize>| write_shape(policy, &mut || quota);
+            assert_eq!(shape(Some(512)), (512, Stop::ByPolicy));
+            assert_eq!(shape(Some(1 << 20)), (MAX_WRITE, Stop::ByPolicy));
+            assert_eq!(shape(Some(0)), (1, Stop::ByPolicy));
+            assert_eq!(shape(None), (1, Stop::ByPolicy));
+        }
+    }
+
+    #[test]
+    fn a_disconnected_pipe_is_a_broken_pipe_with_its_code() {
+        let err = write_error(ERROR_PIPE_NOT_CONNECTED);
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+        let inner = err.get_ref().and_then(|e| e.downcast_ref::<io::Error>());
+        assert_eq!(inner.and_then(io::Error::raw_os_error), Some(233));
+        assert_eq!(write_error(ERROR_NO_DATA).raw_os_error(), Some(232));
+        // std gives 232 its kind on Windows only (on a host it is another errno).
+        #[cfg(windows)]
+        assert_eq!(write_error(ERROR_NO_DATA).kind(), ErrorKind::BrokenPipe);
+    }
 }

@@ -6,17 +6,19 @@
 //! implement them with a simulated kernel. The invariants every function here keeps:
 //! - an operation handed to the kernel is always settled before a function returns,
 //!   so no byte that moved is lost or reported twice;
-//! - an `Err` is returned only when zero bytes moved;
+//! - an `Err` is returned only when zero bytes moved (one documented exception: a
+//!   write issued with no timeout and stopped by `shutdown(Write)`, see `write`);
 //! - a blocking call gives up at its deadline plus one cancel round trip, and a
-//!   nonblocking call never waits.
+//!   nonblocking call never waits;
+//! - byte counts the kernel reports are clamped to the request's length.
 
 mod accept;
-mod connect;
+pub(crate) mod connect;
 mod io;
 
 pub(crate) use accept::{accept, Listen};
 pub(crate) use connect::{connect, Dial};
-pub(crate) use io::{peek, read, read_vectored, write, write_vectored};
+pub(crate) use io::{peek, read, read_vectored, write, write_vectored, MAX_WRITE};
 
 use std::time::Duration;
 
@@ -51,12 +53,48 @@ pub(crate) enum Request<'a> {
     Connect,
 }
 
+impl Request<'_> {
+    /// The buffer's length (0 for a connect).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Request::Read(buf) => buf.len(),
+            Request::Write(buf) => buf.len(),
+            Request::Connect => 0,
+        }
+    }
+}
+
 /// What the kernel said when a request was issued.
 pub(crate) enum Issued<'p> {
     /// Finished at once (successfully or not).
     Done(Completion),
     /// In flight: the kernel owns the buffer and the OVERLAPPED until it completes.
     Pending(&'p mut dyn Pending),
+}
+
+/// Which direction of a pipe end an operation uses; an accept counts as a read (it
+/// obeys the read half of the settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dir {
+    Read,
+    Write,
+}
+
+/// When an operation in flight may be stopped (cancelled) before it completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Whenever its direction's policy says so: timeout, nonblocking, shutdown.
+    ByPolicy,
+    /// Only by a shutdown of its direction: a write issued with no timeout in
+    /// blocking mode, whose cancellation could hide bytes the peer already read.
+    ByShutdown,
+}
+
+/// What a setter must wake: operations of `dir` that `stop` lets it stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Wake {
+    pub dir: Dir,
+    pub stop: Stop,
 }
 
 /// An operation in flight.
@@ -71,12 +109,19 @@ pub(crate) trait Pending {
     fn cancel(&mut self);
 }
 
-/// One direction of one pipe handle: an OVERLAPPED and the handle.
+/// One pipe handle, as the engine uses it.
 pub(crate) trait Port {
-    /// Issues `request` and lets `drive` see it through. The implementation guarantees
-    /// that the kernel no longer uses the buffer when this returns, even if `drive`
-    /// returned without settling the operation.
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R;
+    /// Issues `request` and lets `drive` see it through. While it is in flight, a
+    /// setter whose change concerns `wake` cancels it (so that `drive` reads the new
+    /// settings). The implementation guarantees that the kernel no longer uses the
+    /// buffer when this returns, even if `drive` returned without settling the
+    /// operation (or panicked).
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R;
 
     /// Copies what is buffered into `buf` without taking it (`PeekNamedPipe`); returns
     /// the count, 0 when nothing is buffered.
@@ -127,6 +172,17 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// Whether changing the settings from `self` to `new` must wake an operation in
+    /// flight that `wake` describes: only the direction whose policy changed, and a
+    /// write that only a shutdown stops only for that shutdown.
+    pub(crate) fn wakes(&self, new: &Settings, wake: Wake) -> bool {
+        match (wake.dir, wake.stop) {
+            (Dir::Read, _) => self.read_policy() != new.read_policy(),
+            (Dir::Write, Stop::ByPolicy) => self.write_policy() != new.write_policy(),
+            (Dir::Write, Stop::ByShutdown) => !self.shut_write && new.shut_write,
+        }
+    }
+
     /// What a read or peek obeys.
     pub(crate) fn read_policy(&self) -> Policy {
         Policy {
@@ -148,35 +204,45 @@ impl Settings {
 
 /// Why the engine itself cancelled an operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Stop {
+pub(crate) enum Why {
     TimedOut,
     WouldBlock,
     Shutdown,
 }
 
 /// Whether to keep waiting (and for how long at most) or stop now.
-fn decide(policy: Policy, now: Duration) -> Result<Option<Duration>, Stop> {
+fn decide(policy: Policy, now: Duration) -> Result<Option<Duration>, Why> {
     if policy.shut {
-        return Err(Stop::Shutdown);
+        return Err(Why::Shutdown);
     }
     if policy.nonblocking {
-        return Err(Stop::WouldBlock);
+        return Err(Why::WouldBlock);
     }
     match policy.timeout {
         None => Ok(None),
-        Some(limit) if now >= limit => Err(Stop::TimedOut),
+        Some(limit) if now >= limit => Err(Why::TimedOut),
         Some(limit) => Ok(Some(limit - now)),
     }
 }
 
-/// Sees an issued operation through: waits while the policy allows, cancels when it
-/// does not, and always returns the operation's final completion, with the reason if
-/// the engine cancelled it.
+/// `decide` for an operation that `stop` lets only a shutdown stop.
+fn decide_for(stop: Stop, policy: Policy, now: Duration) -> Result<Option<Duration>, Why> {
+    match stop {
+        Stop::ByPolicy => decide(policy, now),
+        Stop::ByShutdown if policy.shut => Err(Why::Shutdown),
+        Stop::ByShutdown => Ok(None),
+    }
+}
+
+/// Sees an issued operation through: waits while the policy allows (as `stop` reads
+/// it), cancels when it does not, and always returns the operation's final
+/// completion, with the reason if the engine cancelled it.
 pub(crate) fn drive(
     issued: Issued<'_>,
+    stop: Stop,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
-) -> (Completion, Option<Stop>) {
+) -> (Completion, Option<Why>) {
     let op = match issued {
         Issued::Done(done) => return (done, None),
         Issued::Pending(op) => op,
@@ -185,11 +251,11 @@ pub(crate) fn drive(
         if let Some(done) = op.poll() {
             return (done, None);
         }
-        match decide(policy(), clock.now()) {
+        match decide_for(stop, policy(), clock.now()) {
             Ok(wait) => op.wait(wait),
-            Err(stop) => {
+            Err(why) => {
                 op.cancel();
-                return (settle(op), Some(stop));
+                return (settle(op), Some(why));
             }
         }
     }
@@ -208,6 +274,16 @@ fn settle(op: &mut dyn Pending) -> Completion {
 /// The longest length one ReadFile/WriteFile takes: lengths are DWORDs.
 pub(crate) fn clamp_len(len: usize) -> usize {
     len.min(u32::MAX as usize)
+}
+
+/// A completion whose byte count is at most the `len` asked for: a count larger
+/// than the buffer has been seen from aborted writes (dotnet/runtime#57229), and
+/// nothing downstream may slice past the buffer.
+fn clamped(done: Completion, len: usize) -> Completion {
+    Completion {
+        bytes: done.bytes.min(len),
+        ..done
+    }
 }
 
 /// An OS error that keeps its code in `raw_os_error`.
@@ -248,13 +324,57 @@ mod unit {
             ..base
         };
         assert_eq!(decide(timed, ms(4)), Ok(Some(ms(6))));
-        assert_eq!(decide(timed, ms(10)), Err(Stop::TimedOut));
+        assert_eq!(decide(timed, ms(10)), Err(Why::TimedOut));
         let nb = Policy {
             nonblocking: true,
             ..timed
         };
-        assert_eq!(decide(nb, ms(0)), Err(Stop::WouldBlock));
+        assert_eq!(decide(nb, ms(0)), Err(Why::WouldBlock));
         let shut = Policy { shut: true, ..nb };
-        assert_eq!(decide(shut, ms(0)), Err(Stop::Shutdown));
+        assert_eq!(decide(shut, ms(0)), Err(Why::Shutdown));
+        // A write only a shutdown stops ignores timeouts and nonblocking mode.
+        assert_eq!(decide_for(Stop::ByShutdown, nb, ms(99)), Ok(None));
+        assert_eq!(
+            decide_for(Stop::ByShutdown, shut, ms(0)),
+            Err(Why::Shutdown)
+        );
+    }
+
+    #[test]
+    fn setters_wake_only_what_their_change_concerns() {
+        let read = Wake {
+            dir: Dir::Read,
+            stop: Stop::ByPolicy,
+        };
+        let write = Wake {
+            dir: Dir::Write,
+            stop: Stop::ByPolicy,
+        };
+        let exact_write = Wake {
+            dir: Dir::Write,
+            stop: Stop::ByShutdown,
+        };
+        let old = Settings::default();
+        let with = |f: fn(&mut Settings)| {
+            let mut new = old;
+            f(&mut new);
+            new
+        };
+        let read_timeout = with(|s| s.read_timeout = Some(Duration::from_millis(5)));
+        assert!(old.wakes(&read_timeout, read));
+        assert!(!old.wakes(&read_timeout, write));
+        let write_timeout = with(|s| s.write_timeout = Some(Duration::from_millis(5)));
+        assert!(!old.wakes(&write_timeout, read));
+        assert!(old.wakes(&write_timeout, write));
+        assert!(!old.wakes(&write_timeout, exact_write));
+        let nonblocking = with(|s| s.nonblocking = true);
+        assert!(old.wakes(&nonblocking, read) && old.wakes(&nonblocking, write));
+        assert!(!old.wakes(&nonblocking, exact_write));
+        let shut_write = with(|s| s.shut_write = true);
+        assert!(!old.wakes(&shut_write, read));
+        assert!(old.wakes(&shut_write, write) && old.wakes(&shut_write, exact_write));
+        let shut_read = with(|s| s.shut_read = true);
+        assert!(old.wakes(&shut_read, read) && !old.wakes(&shut_read, exact_write));
+        assert!(!old.wakes(&old, read), "no change wakes nothing");
     }
 }

@@ -4,7 +4,7 @@
 //! The kernel "holds" a lent buffer from issue until completion is polled; `submit`
 //! asserts that the engine always settled the operation before returning.
 
-use super::{Clock, Code, Completion, Issued, Pending, Port, Request};
+use super::{Clock, Code, Completion, Issued, Pending, Port, Request, Wake};
 use crate::ffi::{ERROR_BROKEN_PIPE, ERROR_NO_DATA, ERROR_OPERATION_ABORTED};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -213,7 +213,12 @@ impl Pending for SimPending<'_> {
 }
 
 impl Port for SimPort {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
         {
             let mut pipe = self.0.borrow_mut();
             assert!(!pipe.kernel_holds_buffer, "a second operation on one port");

@@ -181,9 +181,14 @@ struct AbortOnce {
 }
 
 impl Port for AbortOnce {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
         if self.aborted {
-            return self.inner.submit(request, drive);
+            return self.inner.submit(request, wake, drive);
         }
         self.aborted = true;
         self.inner.0.borrow_mut().issued += 1;
@@ -195,13 +200,55 @@ impl Port for AbortOnce {
     }
 }
 
+/// The pipe's buffer size must never be asked for a write nothing but a shutdown
+/// stops.
+fn unasked() -> Option<usize> {
+    panic!("the pipe's buffer size was asked")
+}
+
 #[test]
-fn write_is_capped_at_the_pipe_buffer() {
+fn a_write_that_may_time_out_is_capped_at_the_pipe_buffer() {
     let mut port = SimPort::new(8);
     let clock = port.clock();
-    let n = write(&mut port, b"0123456789", 8, &blocking(), &clock).unwrap();
+    let n = write(
+        &mut port,
+        b"0123456789",
+        &mut || Some(8),
+        &timeout(50),
+        &clock,
+    )
+    .unwrap();
     assert_eq!(n, 8);
     assert_eq!(port.0.borrow().outbound.len(), 8);
+}
+
+#[test]
+fn a_write_that_may_be_stopped_on_a_zero_or_unknown_buffer_moves_one_byte() {
+    for quota in [Some(0), None] {
+        let mut port = SimPort::new(64);
+        let clock = port.clock();
+        let nonblocking = || Policy {
+            nonblocking: true,
+            ..Policy::default()
+        };
+        assert_eq!(
+            write(&mut port, b"abc", &mut || quota, &nonblocking, &clock).unwrap(),
+            1
+        );
+        assert_eq!(
+            write(&mut port, b"abc", &mut || quota, &timeout(9), &clock).unwrap(),
+            1
+        );
+    }
+}
+
+#[test]
+fn a_blocking_write_with_no_timeout_is_whole_and_asks_nothing() {
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let n = write(&mut port, &[7; 40], &mut unasked, &blocking(), &clock).unwrap();
+    assert_eq!(n, 40);
+    assert_eq!(port.0.borrow().issued, 1);
 }
 
 #[test]
@@ -209,7 +256,7 @@ fn timed_out_write_reports_no_phantom_bytes() {
     let mut port = SimPort::new(4);
     port.0.borrow_mut().outbound.extend(b"full");
     let clock = port.clock();
-    let err = write(&mut port, b"more", 4, &timeout(20), &clock).unwrap_err();
+    let err = write(&mut port, b"more", &mut || Some(4), &timeout(20), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(port.0.borrow().outbound.len(), 4, "nothing was queued");
     assert_eq!(clock.now(), ms(20));
@@ -222,7 +269,7 @@ fn blocked_write_completes_when_the_peer_drains() {
     port.0.borrow_mut().at(15, Event::Drain(4));
     let clock = port.clock();
     assert_eq!(
-        write(&mut port, b"next", 4, &blocking(), &clock).unwrap(),
+        write(&mut port, b"next", &mut unasked, &blocking(), &clock).unwrap(),
         4
     );
     assert_eq!(port.0.borrow().delivered, b"full");
@@ -230,11 +277,42 @@ fn blocked_write_completes_when_the_peer_drains() {
 }
 
 #[test]
+fn a_blocking_write_ignores_a_later_timeout_but_not_a_shutdown() {
+    // Issued with no timeout, the write waits past a timeout set meanwhile...
+    let mut port = SimPort::new(4);
+    port.0.borrow_mut().outbound.extend(b"full");
+    port.0.borrow_mut().at(30, Event::Drain(4));
+    let clock = port.clock();
+    let later = clock.clone();
+    let policy = move || Policy {
+        timeout: (later.now() >= ms(10)).then_some(ms(5)),
+        ..Policy::default()
+    };
+    assert_eq!(
+        write(&mut port, b"next", &mut unasked, &policy, &clock).unwrap(),
+        4
+    );
+    assert_eq!(clock.now(), ms(30));
+    // ...but a shutdown stops it.
+    let mut port = SimPort::new(4);
+    port.0.borrow_mut().outbound.extend(b"full");
+    let clock = port.clock();
+    let later = clock.clone();
+    port.0.borrow_mut().at(10, Event::Arrive(Vec::new()));
+    let policy = move || Policy {
+        shut: later.now() >= ms(10),
+        ..Policy::default()
+    };
+    let err = write(&mut port, b"next", &mut unasked, &policy, &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+}
+
+#[test]
 fn write_to_a_closed_peer_is_an_os_error() {
     let mut port = SimPort::new(4);
     port.0.borrow_mut().peer_closed = true;
     let clock = port.clock();
-    let err = write(&mut port, b"x", 4, &blocking(), &clock).unwrap_err();
+    let err = write(&mut port, b"x", &mut unasked, &blocking(), &clock).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(ERROR_NO_DATA as i32));
 }
 
@@ -246,7 +324,7 @@ fn write_after_shutdown_is_broken_pipe() {
         shut: true,
         ..Policy::default()
     };
-    let err = write(&mut port, b"x", 4, &shut, &clock).unwrap_err();
+    let err = write(&mut port, b"x", &mut unasked, &shut, &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BrokenPipe);
     assert_eq!(port.0.borrow().issued, 0);
 }
@@ -256,7 +334,10 @@ fn empty_buffers_make_no_call() {
     let mut port = SimPort::new(4);
     let clock = port.clock();
     assert_eq!(read(&mut port, &mut [], &blocking(), &clock).unwrap(), 0);
-    assert_eq!(write(&mut port, &[], 4, &blocking(), &clock).unwrap(), 0);
+    assert_eq!(
+        write(&mut port, &[], &mut unasked, &blocking(), &clock).unwrap(),
+        0
+    );
     assert_eq!(port.0.borrow().issued, 0);
 }
 
@@ -267,7 +348,15 @@ fn vectored_write_gathers_slices_into_one_call() {
     let parts: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 3]).collect();
     let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
     let mut scratch = Vec::new();
-    let n = write_vectored(&mut port, &slices, &mut scratch, 64, &blocking(), &clock).unwrap();
+    let n = write_vectored(
+        &mut port,
+        &slices,
+        &mut scratch,
+        &mut unasked,
+        &blocking(),
+        &clock,
+    )
+    .unwrap();
     assert_eq!(n, 48);
     assert_eq!(port.0.borrow().issued, 1);
     let sent: Vec<u8> = port.0.borrow().outbound.iter().copied().collect();
@@ -280,7 +369,16 @@ fn vectored_write_stops_at_the_cap() {
     let clock = port.clock();
     let slices = [IoSlice::new(b"abcd"), IoSlice::new(b"efgh")];
     let mut scratch = Vec::new();
-    let n = write_vectored(&mut port, &slices, &mut scratch, 6, &blocking(), &clock).unwrap();
+    let quota = &mut || Some(6);
+    let n = write_vectored(
+        &mut port,
+        &slices,
+        &mut scratch,
+        quota,
+        &timeout(50),
+        &clock,
+    )
+    .unwrap();
     assert_eq!(n, 6);
     let sent: Vec<u8> = port.0.borrow().outbound.iter().copied().collect();
     assert_eq!(sent, b"abcdef");
@@ -337,6 +435,9 @@ fn peek_times_out_and_sees_eof() {
 /// A dialer that answers from a script of results, one per attempt.
 struct ScriptedDial {
     answers: Vec<Result<u32, Code>>,
+    /// WaitNamedPipe fails at once with this code.
+    wait_fails: Option<Code>,
+    opens: usize,
     clock: SimClock,
     waits: Vec<Duration>,
     sleeps: Vec<Duration>,
@@ -345,15 +446,20 @@ struct ScriptedDial {
 impl Dial for ScriptedDial {
     type Handle = u32;
     fn open(&mut self) -> Result<u32, Code> {
+        self.opens += 1;
         if self.answers.is_empty() {
             return Err(ERROR_FILE_NOT_FOUND);
         }
         self.answers.remove(0)
     }
-    fn wait_for_instance(&mut self, timeout: Duration) {
+    fn wait_for_instance(&mut self, timeout: Duration) -> Result<(), Code> {
         self.waits.push(timeout);
+        if let Some(code) = self.wait_fails {
+            return Err(code);
+        }
         let step = timeout.min(ms(10));
         self.clock.advance_to(self.clock.now() + step);
+        Ok(())
     }
     fn sleep(&mut self, pause: Duration) {
         self.sleeps.push(pause);
@@ -364,6 +470,8 @@ impl Dial for ScriptedDial {
 fn dialer(answers: Vec<Result<u32, Code>>) -> ScriptedDial {
     ScriptedDial {
         answers,
+        wait_fails: None,
+        opens: 0,
         clock: SimClock::default(),
         waits: Vec::new(),
         sleeps: Vec::new(),
@@ -398,6 +506,33 @@ fn connect_gives_up_at_the_deadline_with_documented_kinds() {
     let err = connect(&mut d, "p", ms(35), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(clock.now(), ms(35));
+}
+
+#[test]
+fn connect_waits_for_a_busy_pipe_in_bounded_slices() {
+    let mut d = dialer(vec![Err(ERROR_PIPE_BUSY); 1000]);
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(1000), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert!(
+        d.waits.iter().all(|w| *w <= connect::WAIT_SLICE),
+        "{:?}",
+        d.waits
+    );
+    assert!(d.waits.len() > 1);
+}
+
+#[test]
+fn connect_backs_off_when_waiting_for_an_instance_fails_at_once() {
+    let mut d = dialer(vec![Err(ERROR_PIPE_BUSY); 100_000]);
+    d.wait_fails = Some(ERROR_ACCESS_DENIED);
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(1000), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(1000));
+    // 1, 2, 4 … 50 ms pauses: about 25 attempts in a second, not a spin.
+    assert!(d.opens < 40, "{} attempts", d.opens);
+    assert!(d.sleeps.iter().all(|s| *s <= ms(50)));
 }
 
 #[test]
@@ -469,7 +604,12 @@ fn set_answers(answers: Vec<Answer>) {
 }
 
 impl Port for Instance {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
         assert!(matches!(request, Request::Connect));
         let answer = ANSWERS.with(|a| {
             let mut a = a.borrow_mut();
@@ -677,7 +817,12 @@ struct LengthPort {
 }
 
 impl Port for LengthPort {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
         let len = match request {
             Request::Read(buf) => buf.len(),
             Request::Write(buf) => buf.len(),
@@ -733,7 +878,7 @@ fn reads_and_peeks_of_more_than_4_gib_ask_for_u32_max() {
 }
 
 /// A vectored write whose slices add up to more than 4 GiB (the same 64 KiB, over and
-/// over, so nothing large is allocated) makes one write of `cap` bytes.
+/// over, so nothing large is allocated) makes one write of `MAX_WRITE` bytes.
 #[test]
 fn vectored_write_of_more_than_4_gib_in_total_writes_one_cap() {
     let chunk: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
@@ -748,12 +893,11 @@ fn vectored_write_of_more_than_4_gib_in_total_writes_one_cap() {
         &mut port,
         &slices,
         &mut scratch,
-        100_000,
+        &mut unasked,
         &blocking(),
         &clock,
     );
-    assert_eq!(n.unwrap(), 100_000);
-    assert_eq!(port.lengths, [100_000]);
-    assert_eq!(&scratch[..chunk.len()], &chunk[..]);
-    assert_eq!(&scratch[chunk.len()..], &chunk[..100_000 - chunk.len()]);
+    assert_eq!(n.unwrap(), MAX_WRITE);
+    assert_eq!(port.lengths, [MAX_WRITE]);
+    assert_eq!(&scratch[..], &chunk[..MAX_WRITE]);
 }

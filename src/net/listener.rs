@@ -2,17 +2,15 @@
 
 use super::addr::WinPipeSocketAddr;
 use super::options::ListenerOptions;
-use super::shared::{lock, Registration, Shared};
+use super::shared::Shared;
 use super::stream::WinStream;
-use crate::engine::{self, Code, Issued, Listen, Policy, Port, Request, Since};
-use crate::ffi::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY};
-use crate::sys::{self, Handle, InstanceSpec, Overlapped, OwnerOnly};
+use crate::engine::{self, Code, Issued, Listen, Policy, Port, Request, Since, Wake};
+use crate::ffi::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT};
+use crate::sys::{self, lock, Handle, InstanceSpec, OwnerOnly, Pipe};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
-use std::os::windows::io::{AsRawHandle, RawHandle};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +32,21 @@ use std::time::Duration;
 /// closes the instance. Unlike a Unix socket path, the name stays in use (a new `bind`
 /// gives `AddrInUse`) until every accepted stream is dropped too: each is an instance of
 /// the pipe.
+///
+/// # No handle traits
+/// Unlike std's `UnixListener`, whose socket is one file descriptor, a listener is a
+/// set of pipe instances that changes with every accept: each instance it hands out
+/// becomes an accepted stream's handle, to be closed (and its value reused) when that
+/// stream is dropped. No handle stands for the listener for as long as it lives, so it
+/// implements none of `AsRawHandle`, `AsHandle`, `IntoRawHandle` or `FromRawHandle`
+/// (winpipe 0.1 had none either). Accepted streams have all of them.
+///
+/// ```compile_fail
+/// use std::os::windows::io::AsRawHandle;
+/// let listener = winpipe::WinListener::bind(r"\\.\pipe\no-handle")?;
+/// let _ = listener.as_raw_handle(); // no such method: there is no stable handle
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct WinListener {
     inner: Arc<Inner>,
@@ -49,28 +62,39 @@ struct Inner {
     out_buffer: u32,
     max_instances: u32,
     security: Option<OwnerOnly>,
-    reject_remote: AtomicBool,
-    /// Raw value of the newest instance, for `as_raw_handle`.
-    newest: AtomicUsize,
+    reject_remote: bool,
     /// Why the last accept could not make the next instance.
     error: Mutex<Option<io::Error>>,
 }
 
 /// A server instance waiting for (or holding) a client.
 pub(crate) struct Instance {
-    // Declared first: deregistered before the handle closes.
-    registration: Registration,
     handle: Handle,
-    slot: Overlapped,
+    /// The listener's settings, whose setters wake its ConnectNamedPipe.
+    shared: Arc<Shared>,
+}
+
+impl Instance {
+    fn pipe(&self) -> Pipe<'_> {
+        Pipe {
+            file: &self.handle,
+            wakeups: self.shared.wakeups(),
+        }
+    }
 }
 
 impl Port for Instance {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
-        self.slot.on(&self.handle).submit(request, drive)
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        self.pipe().submit(request, wake, drive)
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
-        self.slot.on(&self.handle).peek(buf)
+        self.pipe().peek(buf)
     }
 }
 
@@ -91,14 +115,22 @@ impl Inner {
         let name = self.addr.name().unwrap_or_default();
         let spec = InstanceSpec {
             first,
-            reject_remote: self.reject_remote.load(Ordering::Relaxed),
+            reject_remote: self.reject_remote,
             in_buffer: self.in_buffer,
             out_buffer: self.out_buffer,
             max_instances: self.max_instances,
             security: self.security.as_ref(),
         };
         let handle = sys::create_instance(name, &spec)?;
-        Ok(self.adopt(handle))
+        Ok(Instance {
+            handle,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// The buffer size our writes meet: the smaller of the two, as created.
+    fn quota(&self) -> usize {
+        self.in_buffer.min(self.out_buffer) as usize
     }
 
     /// Makes instances until `backlog` wait, or the pipe's instance limit is reached.
@@ -113,15 +145,6 @@ impl Inner {
                     break;
                 }
             }
-        }
-    }
-
-    fn adopt(&self, handle: Handle) -> Instance {
-        self.newest.store(handle.raw() as usize, Ordering::Relaxed);
-        Instance {
-            registration: self.shared.register(&handle),
-            handle,
-            slot: Overlapped::new(),
         }
     }
 }
@@ -168,11 +191,8 @@ impl WinListener {
         })?;
         // FILE_FLAG_FIRST_PIPE_INSTANCE below makes Windows refuse a name in use, but
         // Wine ignores that flag: look for an existing instance first as well.
-        if options.first_instance {
-            match sys::wait_for_instance(name, Duration::from_millis(1)) {
-                Err(ERROR_FILE_NOT_FOUND) => {}
-                _ => return Err(in_use(name)),
-            }
+        if options.first_instance && name_exists(name)? {
+            return Err(in_use(name));
         }
         let security = match options.owner_only {
             true => Some(OwnerOnly::new()?),
@@ -187,15 +207,15 @@ impl WinListener {
             out_buffer: options.out_buffer_size,
             max_instances: options.instance_limit(),
             security,
-            reject_remote: AtomicBool::new(options.reject_remote),
-            newest: AtomicUsize::new(0),
+            reject_remote: options.reject_remote,
             error: Mutex::new(None),
         });
         let mut listening = VecDeque::new();
         for i in 0..options.backlog {
-            match inner.create_instance(i == 0 && options.first_instance) {
+            let first = i == 0 && options.first_instance;
+            match inner.create_instance(first) {
                 Ok(instance) => listening.push_back(instance),
-                Err(ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY) if i == 0 => return Err(in_use(name)),
+                Err(code) if first => return Err(first_create_error(name, code)),
                 Err(code) => return Err(engine::os_error(code)),
             }
         }
@@ -270,13 +290,7 @@ impl WinListener {
         if let Some(err) = refill_error {
             *lock(&inner.error) = Some(err);
         }
-        let Instance {
-            registration,
-            handle,
-            slot,
-        } = instance;
-        drop(registration);
-        let stream = WinStream::accepted(handle, inner.addr.clone(), slot);
+        let stream = WinStream::accepted(instance.handle, inner.addr.clone(), inner.quota());
         Ok((stream, WinPipeSocketAddr::unnamed()))
     }
 
@@ -308,13 +322,32 @@ impl WinListener {
         Ok(lock(&self.inner.error).take())
     }
 
-    /// Whether clients on other machines are refused (`PIPE_REJECT_REMOTE_CLIENTS`);
-    /// `true` by default. As in winpipe 0.1 it applies to instances created after the
-    /// call: the instance already waiting keeps its setting until it is accepted.
+    /// Does nothing: kept so that winpipe 0.1 code builds. Set the rule with
+    /// [`ListenerOptions::reject_remote`](crate::ListenerOptions::reject_remote) before
+    /// `bind` instead (remote clients are rejected by default).
+    ///
+    /// Changing it after `bind` cannot work reliably: the instances already waiting
+    /// (the whole backlog) keep the rule they were created with, and whether Windows
+    /// applies the rule per instance (as CreateNamedPipe's documentation says) or per
+    /// pipe name from its first instance (NPFS keeps the pipe type, which carries the
+    /// rule at the NT level, from the first instance) is not documented consistently.
+    #[deprecated(
+        since = "0.2.0",
+        note = "does nothing: set ListenerOptions::reject_remote before bind"
+    )]
     pub fn reject_remote(&self, reject_remote: bool) {
-        self.inner
-            .reject_remote
-            .store(reject_remote, Ordering::Relaxed);
+        trace!(
+            "reject_remote({}) after bind ignored (kept: {})",
+            reject_remote,
+            self.inner.reject_remote
+        );
+    }
+
+    /// The raw handle of the instance the next accept takes, for the tests that read
+    /// its security descriptor back.
+    #[cfg(test)]
+    pub(crate) fn waiting_handle(&self) -> Option<crate::ffi::HANDLE> {
+        lock(&self.inner.listening).front().map(|i| i.handle.raw())
     }
 }
 
@@ -325,12 +358,28 @@ fn in_use(name: &str) -> io::Error {
     )
 }
 
-/// The handle of the newest pipe instance: the one waiting for the next client. It
-/// changes with every accept and stays owned by winpipe (or by the accepted stream).
-impl AsRawHandle for WinListener {
-    fn as_raw_handle(&self) -> RawHandle {
-        self.inner.newest.load(Ordering::Relaxed) as RawHandle
+/// Whether `name` has instances: `WaitNamedPipeA` finds one (free, or busy until its
+/// short timeout). It fails at once with ERROR_FILE_NOT_FOUND when there is none;
+/// any other failure is returned as it is.
+fn name_exists(name: &str) -> io::Result<bool> {
+    match sys::wait_for_instance(name, Duration::from_millis(1)) {
+        Err(ERROR_FILE_NOT_FOUND) => Ok(false),
+        Ok(()) | Err(ERROR_SEM_TIMEOUT) => Ok(true),
+        Err(code) => Err(engine::os_error(code)),
     }
+}
+
+/// The error for a failed first instance created with FILE_FLAG_FIRST_PIPE_INSTANCE:
+/// Windows refuses a name that exists with 5 (access denied), or with 231 (busy) if
+/// the name is at its instance limit. Either is `AddrInUse` only if the name really
+/// exists now; access can be denied for other reasons (an AppContainer outside
+/// `LOCAL\`, say), and then the system's error is returned with its code.
+fn first_create_error(name: &str, code: Code) -> io::Error {
+    let refused = matches!(code, ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY);
+    if refused && matches!(name_exists(name), Ok(true)) {
+        return in_use(name);
+    }
+    engine::os_error(code)
 }
 
 impl fmt::Debug for WinListener {

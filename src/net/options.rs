@@ -94,6 +94,10 @@ impl ListenerOptions {
     /// Whether clients on other machines are refused (`PIPE_REJECT_REMOTE_CLIENTS`);
     /// default `true`. Only turn it off for a service meant to be reached over the
     /// network, and check who connects.
+    ///
+    /// Every instance the listener creates gets this rule. With
+    /// [`first_instance(false)`](Self::first_instance), joining a pipe another
+    /// program created, the rule that holds may be that program's (see there).
     pub fn reject_remote(&mut self, reject: bool) -> &mut Self {
         self.reject_remote = reject;
         self
@@ -103,6 +107,13 @@ impl ListenerOptions {
     /// this process or another (default `true`). This stops another process that
     /// created the name first from receiving your clients. With `false`, the listener
     /// adds its instances to an existing pipe of that name, if its creator allows.
+    ///
+    /// Windows keeps some settings per pipe name, from the name's first instance:
+    /// its security descriptor (who may connect; NPFS checks clients against it, and
+    /// a later instance's own descriptor is ignored), its pipe type and its instance
+    /// limit. A listener that joins an existing pipe gets that pipe's, so
+    /// [`owner_only`](Self::owner_only) cannot be combined with `false` (`bind` says
+    /// `InvalidInput`), and `max_instances` and `reject_remote` may not hold.
     pub fn first_instance(&mut self, first: bool) -> &mut Self {
         self.first_instance = first;
         self
@@ -122,6 +133,10 @@ impl ListenerOptions {
     /// full access and nobody else anything. Without it Windows applies the default
     /// descriptor for named pipes: full control for LocalSystem, administrators and the
     /// creator, read access for everyone and for anonymous logons.
+    ///
+    /// Windows checks clients against the descriptor of the pipe name's first
+    /// instance, so this needs [`first_instance(true)`](Self::first_instance) (the
+    /// default): the listener's own first instance then carries it.
     pub fn owner_only(&mut self, owner_only: bool) -> &mut Self {
         self.owner_only = owner_only;
         self
@@ -157,6 +172,14 @@ impl ListenerOptions {
         }
         if self.in_buffer_size == 0 || self.out_buffer_size == 0 {
             return bad("a pipe buffer size must be at least 1 byte".into());
+        }
+        if self.owner_only && !self.first_instance {
+            return bad(
+                "owner_only needs first_instance(true): Windows checks clients against \
+                 the security descriptor of the name's first instance, and a listener \
+                 that joins an existing pipe does not create it"
+                    .into(),
+            );
         }
         if let Some(max) = self.max_instances {
             if max == 0 || max > MAX_LIMITED_INSTANCES {
@@ -298,6 +321,14 @@ mod tests {
             None
         );
         assert_eq!(ListenerOptions::new().max_instances(7).instance_limit(), 7);
+        let err = ListenerOptions::new()
+            .owner_only(true)
+            .first_instance(false)
+            .check()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("first instance"), "{err}");
+        assert_eq!(kind(ListenerOptions::new().first_instance(false)), None);
     }
 
     #[test]

@@ -2,28 +2,14 @@
 //! blocked on them when a setting changes.
 
 use crate::engine::{Policy, Settings};
-use crate::sys::{self, Handle};
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::sys::{self, Wakeups};
+use std::sync::{Arc, Mutex};
 
-/// Locks a mutex, ignoring poisoning: nothing in winpipe panics while holding one, and a
-/// user's panic elsewhere must not make the stream unusable.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-#[derive(Default)]
-struct State {
-    settings: Settings,
-    /// Raw values of the open handles whose blocked calls a change must wake.
-    handles: Vec<usize>,
-}
-
-/// Settings plus the handles they govern.
+/// Settings plus the operations in flight that obey them.
 #[derive(Default)]
 pub(crate) struct Shared {
-    state: Mutex<State>,
+    settings: Mutex<Settings>,
+    wakeups: Wakeups,
 }
 
 impl Shared {
@@ -32,7 +18,7 @@ impl Shared {
     }
 
     pub(crate) fn settings(&self) -> Settings {
-        lock(&self.state).settings
+        *sys::lock(&self.settings)
     }
 
     pub(crate) fn read_policy(&self) -> Policy {
@@ -43,46 +29,25 @@ impl Shared {
         self.settings().write_policy()
     }
 
-    /// Changes the settings and wakes every blocked call on every clone: each call is
-    /// cancelled (`CancelIoEx`), reads the new settings, and either goes on waiting or
-    /// stops as they say. Nothing is lost: a cancelled call still collects its bytes.
+    pub(crate) fn wakeups(&self) -> &Wakeups {
+        &self.wakeups
+    }
+
+    /// Changes the settings and wakes the calls blocked on any clone whose direction
+    /// the change concerns: each is cancelled, reads the new settings, and either goes
+    /// on waiting or stops as they say. Nothing is lost: a cancelled call still
+    /// collects its bytes. Calls of the other direction are left alone, and so is a
+    /// write issued with no timeout in blocking mode, which only a shutdown stops.
+    ///
+    /// The wake-up comes after the settings lock is released (a woken call reads the
+    /// settings); a call that starts in between reads the new settings itself.
     pub(crate) fn update(&self, change: impl FnOnce(&mut Settings)) {
-        let mut state = lock(&self.state);
-        change(&mut state.settings);
-        for &raw in &state.handles {
-            sys::cancel_all(raw as sys::RawPipe);
-        }
-    }
-
-    /// Records `handle` as one to wake, until the registration drops.
-    pub(crate) fn register(self: &Arc<Self>, handle: &Handle) -> Registration {
-        let raw = handle.raw() as usize;
-        lock(&self.state).handles.push(raw);
-        Registration {
-            shared: self.clone(),
-            raw,
-        }
-    }
-}
-
-/// A handle's place in its `Shared`. Dropped before the handle is closed, so a setter
-/// never touches a closed (or reused) handle value.
-pub(crate) struct Registration {
-    shared: Arc<Shared>,
-    raw: usize,
-}
-
-impl Registration {
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let mut state = lock(&self.shared.state);
-        if let Some(i) = state.handles.iter().position(|&h| h == self.raw) {
-            state.handles.swap_remove(i);
-        }
+        let (old, new) = {
+            let mut settings = sys::lock(&self.settings);
+            let old = *settings;
+            change(&mut settings);
+            (old, *settings)
+        };
+        self.wakeups.wake(|wake| old.wakes(&new, wake));
     }
 }

@@ -2,10 +2,10 @@
 
 use super::addr::WinPipeSocketAddr;
 use super::options::ConnectOptions;
-use super::shared::{lock, Registration, Shared};
-use crate::engine::{self, Policy, Port, Request, Since};
+use super::shared::Shared;
+use crate::engine::{self, Dir, Policy, Port, Request, Since, Stop, Wake, MAX_WRITE};
 use crate::ffi::{ERROR_PIPE_CONNECTED, PIPE_UNLIMITED_INSTANCES, SECURITY_IDENTIFICATION};
-use crate::sys::{self, Handle, InstanceSpec, Overlapped};
+use crate::sys::{self, Handle, InstanceSpec, Pipe, Wakeups};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
@@ -13,18 +13,15 @@ use std::os::windows::io::{
     AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
 };
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Size of each direction's pipe buffer, and the most one write hands to the kernel.
+/// Size of each direction's pipe buffer in the pipes winpipe creates.
 pub(crate) const PIPE_BUFFER: usize = 64 * 1024;
 
-/// `pipe_info` of a pipe whose buffer size was not asked yet.
-const UNASKED: usize = 0;
-/// `pipe_info` of a handle that is not a pipe.
-const NOT_A_PIPE: usize = usize::MAX;
+/// `quota` while the pipe's buffer size is not known.
+const UNKNOWN: usize = usize::MAX;
 
 /// How long [`WinStream::connect`] keeps trying (as winpipe 0.1 did).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,106 +33,95 @@ enum Side {
     Client,
 }
 
-/// One direction's OVERLAPPED and the scratch buffer of its vectored calls.
-struct Direction {
-    slot: Overlapped,
-    scratch: Vec<u8>,
-}
-
-impl Direction {
-    fn new(slot: Overlapped) -> Mutex<Direction> {
-        Mutex::new(Direction {
-            slot,
-            scratch: Vec::new(),
-        })
-    }
-}
-
 /// A connected named-pipe stream: the `UnixStream` of winpipe.
 ///
 /// Reads and writes block by default. Timeouts, nonblocking mode and shutdown are
 /// shared with every clone (as std's socket options are), and take effect on calls
-/// already blocked in another thread. `Read` and `Write` are implemented for `&WinStream`
-/// too, so one thread can read while another writes.
+/// already blocked in another thread (see each setter for what it wakes). `Read` and
+/// `Write` are implemented for `&WinStream` too, so threads can read and write at the
+/// same time; each call's timeout counts from that call.
 ///
 /// Errors: a read that times out gives `TimedOut`; in nonblocking mode a read or write
-/// that would wait gives `WouldBlock`; a write to a closed peer gives `BrokenPipe`
-/// (OS error 232 or 109). OS errors keep their `raw_os_error`.
+/// that would wait gives `WouldBlock`; a write to a closed or disconnected peer gives
+/// `BrokenPipe` (OS error 232 or 109; 233 kept inside the error). OS errors keep their
+/// `raw_os_error`.
 pub struct WinStream {
-    // Declared first so that it drops first: a setter must stop seeing the handle
-    // before it is closed.
-    registration: Registration,
     handle: Handle,
-    reader: Mutex<Direction>,
-    writer: Mutex<Direction>,
-    /// The most one write hands to the kernel, from `GetNamedPipeInfo`: `UNASKED`
-    /// until the first write asks, or `NOT_A_PIPE` if a handle given to
-    /// `from_raw_handle` is not a pipe (a file, say: every read, write and peek then
-    /// fails instead of acting on it).
-    pipe_info: AtomicUsize,
+    shared: Arc<Shared>,
+    /// The pipe's buffer size, which bounds a write that may be stopped: `UNKNOWN`
+    /// until `GetNamedPipeInfo` answers (only successful answers are kept).
+    quota: AtomicUsize,
+    /// `false` for a handle given to `from_raw_handle` that is not a pipe (a file,
+    /// say: every read, write and peek then fails instead of acting on it).
+    is_pipe: bool,
     side: Side,
     name: WinPipeSocketAddr,
 }
 
 impl WinStream {
-    fn new(
-        handle: Handle,
-        side: Side,
-        name: WinPipeSocketAddr,
-        read_slot: Option<Overlapped>,
-    ) -> Self {
-        let shared = Shared::new();
-        Self::with_shared(handle, side, name, read_slot, &shared, UNASKED)
+    fn new(handle: Handle, side: Side, name: WinPipeSocketAddr) -> Self {
+        Self::with_shared(handle, side, name, Shared::new(), UNKNOWN)
     }
 
     fn with_shared(
         handle: Handle,
         side: Side,
         name: WinPipeSocketAddr,
-        read_slot: Option<Overlapped>,
-        shared: &Arc<Shared>,
-        pipe_info: usize,
+        shared: Arc<Shared>,
+        quota: usize,
     ) -> Self {
         WinStream {
-            registration: shared.register(&handle),
-            pipe_info: AtomicUsize::new(pipe_info),
-            reader: Direction::new(read_slot.unwrap_or_else(Overlapped::new)),
-            writer: Direction::new(Overlapped::new()),
             handle,
+            shared,
+            quota: AtomicUsize::new(quota),
+            is_pipe: true,
             side,
             name,
         }
     }
 
-    /// The server end of a connection `WinListener::accept` made.
-    pub(crate) fn accepted(handle: Handle, name: WinPipeSocketAddr, slot: Overlapped) -> Self {
-        Self::new(handle, Side::Server, name, Some(slot))
+    /// The server end of a connection `WinListener::accept` made; `quota` is the
+    /// buffer size the instance was created with (Windows keeps it as given, 0
+    /// included: Wine's test_GetNamedPipeInfo on Windows).
+    pub(crate) fn accepted(handle: Handle, name: WinPipeSocketAddr, quota: usize) -> Self {
+        Self::with_shared(handle, Side::Server, name, Shared::new(), quota)
     }
 
-    fn shared(&self) -> &Arc<Shared> {
-        self.registration.shared()
+    /// The handle as the engine uses it.
+    fn pipe(&self) -> Pipe<'_> {
+        Pipe {
+            file: &self.handle,
+            wakeups: self.shared.wakeups(),
+        }
     }
 
-    /// The most one write hands to the kernel: the pipe's smaller buffer, at most
-    /// 64 KiB. Asked of the system (`GetNamedPipeInfo`) by the first write, not when
-    /// the stream is made, so connecting costs no extra call.
-    fn write_cap(&self) -> io::Result<usize> {
-        let cap = match self.pipe_info.load(Ordering::Relaxed) {
-            UNASKED => {
-                let cap = write_cap_of(sys::pipe_info(&self.handle));
-                self.pipe_info.store(cap, Ordering::Relaxed);
-                cap
+    fn read_policy(&self) -> impl Fn() -> Policy + '_ {
+        || self.shared.read_policy()
+    }
+
+    fn write_policy(&self) -> impl Fn() -> Policy + '_ {
+        || self.shared.write_policy()
+    }
+
+    /// The pipe's buffer size, asked of the system (`GetNamedPipeInfo`) the first
+    /// time a write that may be stopped needs it. A failure (a pipe the server has
+    /// disconnected fails with 233) is not kept: the write then moves one byte, and
+    /// the next one asks again.
+    fn quota(&self) -> Option<usize> {
+        match self.quota.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let size = sys::pipe_info(&self.handle).ok()?.buffer;
+                self.quota.store(size, Ordering::Relaxed);
+                Some(size)
             }
-            cap => cap,
-        };
-        self.check_pipe()?;
-        Ok(cap)
+            size => Some(size),
+        }
     }
 
     /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
     /// a file, at offset 0 every time, so `read_to_end` would never end.
     fn check_pipe(&self) -> io::Result<()> {
-        if self.pipe_info.load(Ordering::Relaxed) == NOT_A_PIPE {
+        if !self.is_pipe {
             return Err(io::Error::new(
                 ErrorKind::InvalidInput,
                 "the handle is not a named pipe",
@@ -217,7 +203,7 @@ impl WinStream {
             level: options.impersonation.flags(),
         };
         let handle = engine::connect(&mut dialer, name, options.timeout, &Since::start())?;
-        Ok(WinStream::new(handle, Side::Client, addr.clone(), None))
+        Ok(WinStream::new(handle, Side::Client, addr.clone()))
     }
 
     /// Two connected streams, like `UnixStream::pair`: a pipe with a unique name, its
@@ -255,18 +241,27 @@ impl WinStream {
         let server = sys::create_instance(&name, &spec).map_err(engine::os_error)?;
         let client = sys::open_client(&name, SECURITY_IDENTIFICATION).map_err(engine::os_error)?;
         // The client is already there: ConnectNamedPipe says ERROR_PIPE_CONNECTED.
-        let mut slot = Overlapped::new();
-        let (done, _) = slot.on(&server).submit(Request::Connect, |issued| {
-            engine::drive(issued, &Policy::default, &Since::start())
+        let nobody = Wakeups::default();
+        let mut pipe = Pipe {
+            file: &server,
+            wakeups: &nobody,
+        };
+        let wake = Wake {
+            dir: Dir::Read,
+            stop: Stop::ByPolicy,
+        };
+        let (done, _) = pipe.submit(Request::Connect, wake, |issued| {
+            engine::drive(issued, Stop::ByPolicy, &Policy::default, &Since::start())
         });
         match done.error {
             None | Some(ERROR_PIPE_CONNECTED) => {}
             Some(code) => return Err(engine::os_error(code)),
         }
         let unnamed = WinPipeSocketAddr::unnamed();
+        let size = PIPE_BUFFER;
         Ok((
-            WinStream::new(client, Side::Client, unnamed.clone(), None),
-            WinStream::new(server, Side::Server, unnamed, Some(slot)),
+            WinStream::with_shared(client, Side::Client, unnamed.clone(), Shared::new(), size),
+            WinStream::with_shared(server, Side::Server, unnamed, Shared::new(), size),
         ))
     }
 
@@ -274,14 +269,15 @@ impl WinStream {
     /// Timeouts, nonblocking mode and shutdown are shared with the original.
     pub fn try_clone(&self) -> io::Result<WinStream> {
         let handle = self.handle.duplicate()?;
-        Ok(WinStream::with_shared(
+        let mut clone = WinStream::with_shared(
             handle,
             self.side,
             self.name.clone(),
-            None,
-            self.shared(),
-            self.pipe_info.load(Ordering::Relaxed),
-        ))
+            self.shared.clone(),
+            self.quota.load(Ordering::Relaxed),
+        );
+        clone.is_pipe = self.is_pipe;
+        Ok(clone)
     }
 
     /// This end's address: the pipe name on the server side, unnamed on the client side
@@ -318,47 +314,57 @@ impl WinStream {
     ///
     /// A read that times out returns `TimedOut` and loses nothing: bytes arriving later
     /// are returned by the next read. The timeout counts from the start of each call;
-    /// a read already blocked in another thread obeys the new value at once.
-    /// Durations under a millisecond round up to one.
+    /// reads and peeks already blocked in other threads obey the new value at once.
+    /// Writes are not disturbed. Durations under a millisecond round up to one.
     ///
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
-        self.shared().update(|s| s.read_timeout = timeout);
+        self.shared.update(|s| s.read_timeout = timeout);
         Ok(())
     }
 
     /// Sets the write timeout; `None` (the default) blocks without limit.
     ///
     /// A write that times out returns `Ok(n)` for the bytes that moved, or `TimedOut` if
-    /// none did: never an error for bytes the peer can read. Applies at once to a write
-    /// blocked in another thread.
+    /// none did: never an error for bytes the peer can read. To keep that promise on
+    /// every pipe, a write that may time out hands the system at most the pipe's
+    /// buffer size (one byte if the pipe's creator gave it a buffer of 0, as .NET does
+    /// by default): see the crate's README, "Writes and cancellation".
+    ///
+    /// A write already blocked in another thread with a timeout obeys the new value at
+    /// once; one issued with no timeout keeps waiting for the peer (only
+    /// [`shutdown`](Self::shutdown) stops it). Reads are not disturbed.
     ///
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
-        self.shared().update(|s| s.write_timeout = timeout);
+        self.shared.update(|s| s.write_timeout = timeout);
         Ok(())
     }
 
     /// The read timeout.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.shared().settings().read_timeout)
+        Ok(self.shared.settings().read_timeout)
     }
 
     /// The write timeout.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.shared().settings().write_timeout)
+        Ok(self.shared.settings().write_timeout)
     }
 
     /// Moves the stream (and its clones) into or out of nonblocking mode: a read with no
     /// data, a write the pipe cannot take now, and a peek with nothing to see return
-    /// `WouldBlock`. Calls blocked in other threads return `WouldBlock` (or what they
-    /// got) at once.
+    /// `WouldBlock`. A nonblocking write hands the system at most the pipe's buffer
+    /// size, as a write with a timeout does.
+    ///
+    /// Reads, peeks and writes with a timeout blocked in other threads return
+    /// `WouldBlock` (or what they got) at once; a write issued with no timeout keeps
+    /// waiting for the peer (only [`shutdown`](Self::shutdown) stops it).
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.shared().update(|s| s.nonblocking = nonblocking);
+        self.shared.update(|s| s.nonblocking = nonblocking);
         Ok(())
     }
 
@@ -372,12 +378,16 @@ impl WinStream {
     /// - `Read`: later reads and peeks return `Ok(0)`; a read blocked in another thread
     ///   wakes and returns what it already got, or `Ok(0)`. Unread bytes stay in the pipe.
     /// - `Write`: later writes fail with `BrokenPipe`; a blocked write returns the bytes
-    ///   it moved, or `BrokenPipe`.
+    ///   it moved, or `BrokenPipe`. One exception: a write issued with no timeout in
+    ///   blocking mode is whole, and if it is stopped before the peer has read all of
+    ///   it, it reports `BrokenPipe` although the peer may have read part of it
+    ///   (Windows reports 0 bytes for a cancelled write). The stream writes no more
+    ///   after a shutdown, so nothing is sent twice.
     ///
     /// Named pipes have no half-close: the peer sees end of stream only when every
     /// handle to this end is closed (all clones dropped).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.shared().update(|s| {
+        self.shared.update(|s| {
             s.shut_read |= matches!(how, Shutdown::Read | Shutdown::Both);
             s.shut_write |= matches!(how, Shutdown::Write | Shutdown::Both);
         });
@@ -389,27 +399,13 @@ impl WinStream {
     /// and end-of-stream results).
     ///
     /// The bytes shown may include a peer write still in progress (`PeekNamedPipe`
-    /// shows them). If that write then times out or is cancelled, it reports them as
-    /// not written and they are withdrawn: the next read returns what the peer's writes
-    /// reported, which may differ from what the peek showed past the completed writes.
+    /// shows them). If that write is then cancelled, Windows withdraws its unread
+    /// part: the next read returns what follows it, which may differ from what the
+    /// peek showed past the completed writes.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_pipe()?;
-        let mut reader = lock(&self.reader);
-        let mut port = reader.slot.on(&self.handle);
-        engine::peek(
-            &mut port,
-            buf,
-            &|| self.shared().read_policy(),
-            &Since::start(),
-        )
-    }
-}
-
-/// The write cap `GetNamedPipeInfo`'s answer gives, or `NOT_A_PIPE`.
-fn write_cap_of(info: Option<sys::PipeInfo>) -> usize {
-    match info {
-        None => NOT_A_PIPE,
-        Some(info) => info.buffer.unwrap_or(PIPE_BUFFER).min(PIPE_BUFFER),
+        let policy = self.read_policy();
+        engine::peek(&mut self.pipe(), buf, &policy, &Since::start())
     }
 }
 
@@ -433,38 +429,35 @@ impl Read for WinStream {
     }
 }
 
+/// Threads may read through one `&WinStream` at once: each call has its own
+/// operation and its own timeout, and each byte goes to one of them.
 impl Read for &WinStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_pipe()?;
-        let mut reader = lock(&self.reader);
-        let mut port = reader.slot.on(&self.handle);
-        engine::read(
-            &mut port,
-            buf,
-            &|| self.shared().read_policy(),
-            &Since::start(),
-        )
+        let policy = self.read_policy();
+        engine::read(&mut self.pipe(), buf, &policy, &Since::start())
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.check_pipe()?;
-        let mut reader = lock(&self.reader);
-        let Direction { slot, scratch } = &mut *reader;
-        let policy = || self.shared().read_policy();
-        let mut port = slot.on(&self.handle);
+        let policy = self.read_policy();
+        let mut scratch = Vec::new();
+        let clock = Since::start();
         engine::read_vectored(
-            &mut port,
+            &mut self.pipe(),
             bufs,
-            scratch,
-            PIPE_BUFFER,
+            &mut scratch,
+            MAX_WRITE,
             &policy,
-            &Since::start(),
+            &clock,
         )
     }
 }
 
-/// Writes go straight to the pipe: at most 64 KiB (the pipe buffer) per call, and a
-/// vectored write sends its slices with one `WriteFile`. `flush` has nothing to do.
+/// Writes go straight to the pipe, one `WriteFile` per call, and a vectored write
+/// sends its slices with one `WriteFile`; `flush` has nothing to do. A write hands
+/// over at most 64 KiB, and one that may be stopped (a timeout, nonblocking mode) at
+/// most the pipe's buffer size: `write_all` loops as usual.
 impl Write for WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
@@ -479,24 +472,23 @@ impl Write for WinStream {
     }
 }
 
+/// Threads may write through one `&WinStream` at once: each write is handed to the
+/// system whole, so writes do not interleave within one call's bytes.
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let clock = Since::start();
-        let cap = self.write_cap()?;
-        let mut writer = lock(&self.writer);
-        let mut port = writer.slot.on(&self.handle);
-        let policy = || self.shared().write_policy();
-        engine::write(&mut port, buf, cap, &policy, &clock)
+        self.check_pipe()?;
+        let policy = self.write_policy();
+        engine::write(&mut self.pipe(), buf, &mut || self.quota(), &policy, &clock)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let clock = Since::start();
-        let cap = self.write_cap()?;
-        let mut writer = lock(&self.writer);
-        let Direction { slot, scratch } = &mut *writer;
-        let policy = || self.shared().write_policy();
-        let mut port = slot.on(&self.handle);
-        engine::write_vectored(&mut port, bufs, scratch, cap, &policy, &clock)
+        self.check_pipe()?;
+        let policy = self.write_policy();
+        let mut scratch = Vec::new();
+        let quota = &mut || self.quota();
+        engine::write_vectored(&mut self.pipe(), bufs, &mut scratch, quota, &policy, &clock)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -532,41 +524,14 @@ impl IntoRawHandle for WinStream {
     }
 }
 
+/// Gives up the pipe handle. It was opened for overlapped I/O: do not hand it to a
+/// child process as its stdin or stdout (`Stdio::from`). Rust's std and the C runtime
+/// use such handles synchronously, and a child that reads on one thread while it
+/// writes on another aborts ("operation failed to complete synchronously"). The
+/// README's "Handing a connection to a child process" shows what to do instead.
 impl From<WinStream> for OwnedHandle {
     fn from(stream: WinStream) -> OwnedHandle {
-        let WinStream {
-            registration,
-            handle,
-            ..
-        } = stream;
-        drop(registration);
-        handle.into_owned()
-    }
-}
-
-/// Hands the connection to a child process as its stdin, stdout or stderr, as
-/// `Stdio::from(OwnedHandle::from(stream))` does.
-///
-/// The child inherits a handle opened for overlapped I/O. Programs that read and write
-/// their standard handles synchronously (Rust's std, the C runtime) still work: for
-/// each call Windows signals the handle when the operation completes, and they wait
-/// on it. That only holds while the child is the one process doing I/O on this end,
-/// which is why the stream is consumed: drop every clone of it in the parent as well.
-///
-/// ```no_run
-/// use std::process::{Command, Stdio};
-/// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
-/// let (stream, _) = listener.accept()?;
-/// let reply = stream.try_clone()?;
-/// let child = Command::new("worker.exe")
-///     .stdin(Stdio::from(stream))
-///     .stdout(Stdio::from(reply))
-///     .spawn()?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-impl From<WinStream> for Stdio {
-    fn from(stream: WinStream) -> Stdio {
-        Stdio::from(OwnedHandle::from(stream))
+        stream.handle.into_owned()
     }
 }
 
@@ -575,27 +540,36 @@ impl From<WinStream> for Stdio {
 /// It must be a handle to either end of a connected named pipe, opened for overlapped
 /// I/O (`FILE_FLAG_OVERLAPPED`) with read and write access, as winpipe's own handles
 /// are. Any other handle is not undefined behaviour and never panics:
-/// - a handle that is not a pipe at all (`GetNamedPipeInfo` refuses it: a file, an
-///   event, …): every read, write, vectored call and peek fails with `InvalidInput`
-///   ("the handle is not a named pipe"); setters, `try_clone`, the addresses and the
-///   handle traits work as usual, and drop closes the handle;
+/// - a handle that is not a pipe at all (`GetFileType` says so: a file, an event,
+///   …): every read, write, vectored call and peek fails with `InvalidInput` ("the
+///   handle is not a named pipe"); setters, `try_clone`, the addresses and the handle
+///   traits work as usual, and drop closes the handle;
 /// - a pipe without the access a call needs: that call fails with the system's error
 ///   (`PermissionDenied`, OS error 5);
 /// - a pipe opened without `FILE_FLAG_OVERLAPPED` (std's anonymous pipes, for one):
 ///   reads and writes work, but block in the system like std's, ignoring timeouts,
-///   nonblocking mode and shutdown.
+///   nonblocking mode and shutdown;
+/// - a pipe in message read mode: a message longer than the read's buffer comes out
+///   over several reads (nothing is dropped), and message boundaries are not kept.
 ///
 /// The side (server or client) is asked of the system; both addresses are unnamed.
 impl From<OwnedHandle> for WinStream {
     fn from(owned: OwnedHandle) -> WinStream {
         let handle = Handle::from_owned(owned);
-        let info = sys::pipe_info(&handle);
+        let is_pipe = sys::is_pipe(&handle);
+        let info = if is_pipe {
+            sys::pipe_info(&handle).ok()
+        } else {
+            None
+        };
         let side = match &info {
             Some(info) if info.server_end => Side::Server,
             _ => Side::Client,
         };
-        let cap = write_cap_of(info);
+        let quota = info.map_or(UNKNOWN, |info| info.buffer);
         let unnamed = WinPipeSocketAddr::unnamed();
-        WinStream::with_shared(handle, side, unnamed, None, &Shared::new(), cap)
+        let mut stream = WinStream::with_shared(handle, side, unnamed, Shared::new(), quota);
+        stream.is_pipe = is_pipe;
+        stream
     }
 }

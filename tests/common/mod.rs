@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod process;
+#[cfg(windows)]
+pub mod win32;
 
 use std::sync::mpsc;
 use std::thread;

@@ -5,8 +5,9 @@
 
 use super::kernel::{self, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
-use super::Source;
-use crate::engine::{self, Code, Dial, Issued, Listen, Port, Request};
+use super::{Source, CHAOS_PER_CALL};
+use crate::engine::connect::WAIT_SLICE;
+use crate::engine::{self, Code, Dial, Issued, Listen, Port, Request, Wake};
 use crate::ffi::*;
 use std::cell::RefCell;
 use std::io::ErrorKind;
@@ -19,12 +20,17 @@ struct Inst<'w, 's> {
 }
 
 impl Port for Inst<'_, '_> {
-    fn submit<R>(&mut self, request: Request<'_>, drive: impl FnOnce(Issued<'_>) -> R) -> R {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
         assert!(
             matches!(request, Request::Connect),
             "invariant: accept read or wrote"
         );
-        submit(self.cell, Buf::Connect(self.id), drive)
+        submit(self.cell, Buf::Connect(self.id), wake, drive)
     }
 
     fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
@@ -118,25 +124,47 @@ impl<'w, 's> Dial for Dialer<'w, 's> {
         }
     }
 
-    fn wait_for_instance(&mut self, timeout: Duration) {
+    fn wait_for_instance(&mut self, timeout: Duration) -> Result<(), Code> {
         assert!(
             !timeout.is_zero(),
             "invariant: waited for an instance with no time left"
         );
+        assert!(
+            timeout <= WAIT_SLICE,
+            "invariant: one WaitNamedPipe for {timeout:?}, longer than a slice"
+        );
         let mut w = self.cell.borrow_mut();
         let choice = w.pick();
         let d = w.src.millis().min(timeout);
-        match choice % 4 {
+        match choice % 8 {
             // WaitNamedPipe times out (ERROR_SEM_TIMEOUT).
             1 => w.now += timeout,
-            2 => w.now += d,
+            // Under load it returns up to its timeout late (vs-servicehub#507).
+            2 => w.now += timeout + d,
+            // It fails at once: it could not open the pipe root (a restricted token,
+            // low memory), so there is nothing to wait on.
+            3 => {
+                let code = [
+                    ERROR_ACCESS_DENIED,
+                    ERROR_PATH_NOT_FOUND,
+                    ERROR_NOT_ENOUGH_MEMORY,
+                ][usize::from(choice / 8) % 3];
+                w.call.codes.push(code);
+                return Err(code);
+            }
+            4 => {
+                w.now += d;
+                return Ok(());
+            }
             _ => {
                 w.now += d;
                 w.space.foreign_free += 1;
                 let event = w.src.byte();
                 w.space_event(event);
+                return Ok(());
             }
         }
+        Err(ERROR_SEM_TIMEOUT)
     }
 
     fn sleep(&mut self, pause: Duration) {
@@ -196,9 +224,17 @@ fn one_connect<'w, 's>(cell: &'w Cell<'s>, timeout: Duration) -> Option<Client<'
     let w = cell.borrow();
     let elapsed = w.elapsed();
     assert!(dialer.attempts >= 1, "invariant: connect made no attempt");
+    // One wait may overrun by up to its own length, and waits are sliced.
     assert!(
-        elapsed <= timeout,
-        "invariant: connect took {elapsed:?}, past its timeout {timeout:?}"
+        elapsed <= timeout + WAIT_SLICE,
+        "invariant: connect took {elapsed:?}, past its timeout {timeout:?} plus one slice"
+    );
+    // Retries pause or wait; only chaotic answers (each costs a decision) come free.
+    let bound = 2 + u64::from(CHAOS_PER_CALL) + 2 * timeout.as_millis() as u64;
+    assert!(
+        dialer.attempts as u64 <= bound,
+        "invariant: connect made {} attempts in {timeout:?} (a spin)",
+        dialer.attempts
     );
     match result {
         Ok(client) => {

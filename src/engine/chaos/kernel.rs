@@ -1,10 +1,11 @@
 //! The simulated kernel under one connected pipe end: the peer, the two pipe buffers,
 //! the operation in flight, a setter racing the engine, and virtual time.
 
+use super::npfs::{Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
 pub(crate) use crate::engine::Settings;
-use crate::engine::{Code, Completion, Policy};
+use crate::engine::{Code, Completion, Policy, Stop, Wake};
 use crate::ffi::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -42,8 +43,8 @@ pub(crate) struct CallLog {
     pub start: Duration,
     /// Bytes the kernel copied into read buffers, in order.
     pub transferred: Vec<u8>,
-    /// Bytes the kernel took from write buffers.
-    pub accepted: usize,
+    /// Bytes owed to the peer (read by it or queued for it) when the call began.
+    pub owed_at_start: u64,
     /// What the last `PeekNamedPipe` copied out.
     pub peeked: Vec<u8>,
     /// Error codes the kernel delivered (issue, completion or peek).
@@ -57,20 +58,36 @@ pub(crate) struct CallLog {
     pub free_waits: usize,
     /// Operations issued.
     pub issued: usize,
+    /// One of them was a write only a shutdown stops: it obeys no deadline.
+    pub exact: bool,
     /// The last policy the engine read, and when (since the call began).
     pub observed: Option<(Duration, Policy)>,
 }
 
 /// The operation in flight.
-#[derive(Default)]
 pub(crate) struct OpState {
+    /// Which setter changes wake it.
+    pub wake: Wake,
     /// CancelIoEx was called on it (by a setter or by the engine).
     pub cancel: bool,
     pub engine_cancelled: bool,
     /// A cancelled operation has had its round trip: it completes at the next poll.
     pub force: bool,
-    /// Write progress: bytes already in the pipe.
-    pub moved: usize,
+    /// How a write ended, once the kernel has ended it (its length with success, or
+    /// the failure): collected at the next poll.
+    pub ended: Option<Completion>,
+}
+
+impl OpState {
+    pub(crate) fn new(wake: Wake) -> Self {
+        OpState {
+            wake,
+            cancel: false,
+            engine_cancelled: false,
+            force: false,
+            ended: None,
+        }
+    }
 }
 
 /// A buffer lent with a request.
@@ -88,12 +105,18 @@ pub(crate) struct World<'s> {
     pub now: Duration,
     pub salt: u64,
     pub inbound: VecDeque<u8>,
+    /// In message mode, the lengths of the messages in `inbound` (the first one's
+    /// unread rest first).
+    pub messages: VecDeque<usize>,
+    /// Our end reads in message mode (a handle another program made).
+    pub message_mode: bool,
     pub peer_sent: u64,
-    /// Bytes we wrote that the peer has not read, and the pipe buffer's size.
-    pub outbound: usize,
-    pub capacity: usize,
-    /// Bytes the kernel ever took from our writes (the peer sees exactly these).
-    pub accepted_total: u64,
+    /// What our writes go into, as NPFS keeps it.
+    pub out: Outbound,
+    /// The peer read part of a write that then failed because the peer went away:
+    /// how much of it the peer had is unknowable, so the byte accounting stops (the
+    /// peer reads nothing more either).
+    pub truth_lost: bool,
     pub peer: Peer,
     pub settings: Settings,
     /// The ownership token: the kernel holds a buffer and an OVERLAPPED.
@@ -136,10 +159,11 @@ impl<'s> World<'s> {
             now: Duration::ZERO,
             salt: 0,
             inbound: VecDeque::new(),
+            messages: VecDeque::new(),
+            message_mode: false,
             peer_sent: 0,
-            outbound: 0,
-            capacity: 1,
-            accepted_total: 0,
+            out: Outbound::new(0, 0),
+            truth_lost: false,
             peer: Peer::Alive,
             settings: Settings::default(),
             held: false,
@@ -156,10 +180,18 @@ impl<'s> World<'s> {
     pub(crate) fn reconnect(&mut self) {
         self.salt = u64::from(self.src.byte()) << 8 | u64::from(self.src.byte());
         self.inbound.clear();
+        self.messages.clear();
         self.peer_sent = 0;
-        self.outbound = 0;
-        self.capacity = 1 + usize::from(self.src.byte() % 64);
-        self.accepted_total = 0;
+        // Quotas as other programs pick them: 0 (.NET's default), tiny, or small.
+        let shape = self.src.byte();
+        let quota = match shape % 4 {
+            0 => 0,
+            1 => 1 + usize::from(shape / 4 % 4),
+            _ => 1 + usize::from(self.src.byte() % 96),
+        };
+        self.message_mode = shape & 0x80 != 0;
+        self.out = Outbound::new(quota, self.salt);
+        self.truth_lost = false;
         self.peer = Peer::Alive;
         self.settings = Settings::default();
     }
@@ -178,8 +210,15 @@ impl<'s> World<'s> {
         self.budget = CHAOS_PER_CALL;
         self.call = CallLog {
             start: self.now,
+            owed_at_start: self.owed(),
             ..CallLog::default()
         };
+    }
+
+    /// Bytes of ours the peer has read or will read: what our writes must have
+    /// reported.
+    pub(crate) fn owed(&self) -> u64 {
+        self.out.delivered + self.out.queued()
     }
 
     pub(crate) fn elapsed(&self) -> Duration {
@@ -196,9 +235,10 @@ impl<'s> World<'s> {
         policy
     }
 
-    /// A setter on another thread: changes one setting (or none) and cancels whatever
-    /// is in flight, as `Shared::update` does.
+    /// A setter on another thread: changes one setting (or none) and cancels the
+    /// operation in flight if the change concerns it, as `Shared::update` does.
     pub(crate) fn setter(&mut self) {
+        let before = self.settings;
         let value = self.src.byte();
         let timeout = (value != 0).then(|| Duration::from_millis(u64::from(value)));
         match self.src.byte() % 8 {
@@ -212,7 +252,9 @@ impl<'s> World<'s> {
         self.call.setters += 1;
         self.call.last_change = Some(self.elapsed());
         if let Some(op) = &mut self.op {
-            op.cancel = true;
+            if before.wakes(&self.settings, op.wake) {
+                op.cancel = true;
+            }
         }
     }
 
@@ -226,11 +268,8 @@ impl<'s> World<'s> {
             12..=17 => self.peer_writes(),
             18..=23 => self.peer_drains(),
             24..=27 => self.setter(),
-            28 if self.peer == Peer::Alive => self.peer = Peer::Closed,
-            29 if self.peer != Peer::Killed => {
-                self.peer = Peer::Killed;
-                self.inbound.clear();
-            }
+            28 => self.peer_goes(false),
+            29 if self.peer != Peer::Killed => self.peer_goes(true),
             _ => {}
         }
     }
@@ -257,6 +296,7 @@ impl<'s> World<'s> {
         }
     }
 
+    /// The peer writes (in message mode: one message).
     fn peer_writes(&mut self) {
         if self.peer != Peer::Alive || self.inbound.len() >= INBOUND_LIMIT {
             return;
@@ -266,14 +306,52 @@ impl<'s> World<'s> {
             self.inbound.push_back(stream_byte(self.salt, i));
         }
         self.peer_sent += count;
+        if self.message_mode {
+            self.messages.push_back(count as usize);
+        }
     }
 
+    /// The peer reads what we wrote; this may complete our pending write.
     fn peer_drains(&mut self) {
         if self.peer != Peer::Alive {
             return;
         }
         let want = 1 + usize::from(self.src.byte());
-        self.outbound -= want.min(self.outbound);
+        if let Some(len) = self.out.peer_reads(want) {
+            if let Some(op) = &mut self.op {
+                op.ended = Some(ok(len));
+            }
+        }
+    }
+
+    /// The peer closes its handle, or (`killed`) the server disconnects the pipe:
+    /// NPFS's NpSetClosingPipeState / NpSetDisconnectedPipeState.
+    fn peer_goes(&mut self, killed: bool) {
+        if killed {
+            self.peer = Peer::Killed;
+            self.inbound.clear();
+            self.messages.clear();
+        } else if self.peer == Peer::Alive {
+            self.peer = Peer::Closed;
+        } else {
+            return;
+        }
+        // A write of ours still in the queue fails with 0 bytes (109 or 233), whatever
+        // the peer took of it; the rest of the queue will never be read.
+        let code = if killed {
+            ERROR_PIPE_NOT_CONNECTED
+        } else {
+            ERROR_BROKEN_PIPE
+        };
+        if self.out.has_pending() {
+            if self.out.withdraw() > 0 {
+                self.truth_lost = true;
+            }
+            if let Some(op) = &mut self.op {
+                op.ended = Some(Completion::failed(code));
+            }
+        }
+        self.out.peer_read = None;
     }
 
     /// Completes the operation if the pipe's state allows; chaos may delay a data
@@ -289,7 +367,7 @@ impl<'s> World<'s> {
         }
         let done = match buf {
             Buf::Read(b) => self.complete_read(b, cancel, choice),
-            Buf::Write(b) => self.complete_write(b, cancel, choice),
+            Buf::Write(b) => self.complete_write(b.len(), cancel, choice),
             Buf::Connect(id) => self.space.complete_connect(*id, cancel, choice),
         };
         if let Some(Completion {
@@ -309,7 +387,8 @@ impl<'s> World<'s> {
         }
     }
 
-    /// PeekNamedPipe: copies what is buffered, or says why nothing will come.
+    /// PeekNamedPipe: copies what is buffered (in message mode, of the first message),
+    /// or says why nothing will come.
     pub(crate) fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
         if self.pick() % 16 == 15 {
             let event = self.src.byte();
@@ -321,16 +400,36 @@ impl<'s> World<'s> {
             Peer::Killed => ERROR_PIPE_NOT_CONNECTED,
             _ if choice % 16 == 13 => READ_ERRORS[usize::from(choice / 16) % READ_ERRORS.len()],
             _ => {
-                let n = buf.len().min(self.inbound.len());
+                let n = buf.len().min(self.readable());
                 for (dst, src) in buf.iter_mut().zip(self.inbound.iter()) {
                     *dst = *src;
                 }
                 self.call.peeked = buf[..n].to_vec();
-                return Ok(n);
+                let junk = self.junk(n, buf.len(), choice);
+                return Ok(n + junk);
             }
         };
         self.deliver(code);
         Err(code)
+    }
+
+    /// What one read can take: everything buffered, or in message mode the rest of the
+    /// first message.
+    fn readable(&self) -> usize {
+        match self.messages.front() {
+            Some(&rest) if self.message_mode => rest,
+            _ => self.inbound.len(),
+        }
+    }
+
+    /// Extra bytes a kernel sometimes adds to a count that filled the whole buffer
+    /// (seen on aborted writes, dotnet/runtime#57229); 0 most of the time.
+    fn junk(&mut self, n: usize, len: usize, choice: u8) -> usize {
+        if n == len && choice % 16 == 10 {
+            1 + usize::from(self.src.byte())
+        } else {
+            0
+        }
     }
 
     fn complete_read(&mut self, buf: &mut [u8], cancel: bool, choice: u8) -> Option<Completion> {
@@ -339,10 +438,16 @@ impl<'s> World<'s> {
                 return None; // the data is there but the kernel has not moved it yet
             }
             if buf.is_empty() {
-                return Some(ok(0));
+                // A zero-length read of a waiting message: ERROR_MORE_DATA from
+                // Windows 8 on, success before (Wine's test_CloseHandle).
+                return Some(if self.message_mode && choice % 2 == 0 {
+                    with(0, ERROR_MORE_DATA)
+                } else {
+                    ok(0)
+                });
             }
-            let most = buf.len().min(self.inbound.len());
-            let n = if choice % 16 == 14 {
+            let most = buf.len().min(self.readable());
+            let n = if choice % 16 == 14 && !self.message_mode {
                 1 + self.src.below(most)
             } else {
                 most
@@ -351,7 +456,17 @@ impl<'s> World<'s> {
                 *dst = src;
                 self.call.transferred.push(src);
             }
-            return Some(ok(n));
+            if self.message_mode {
+                let rest = self.messages.front_mut().expect("a message");
+                *rest -= n;
+                if *rest > 0 {
+                    // The message goes on: ReadFile says ERROR_MORE_DATA with the bytes.
+                    return Some(with(n, ERROR_MORE_DATA));
+                }
+                self.messages.pop_front();
+            }
+            let junk = self.junk(n, buf.len(), choice);
+            return Some(ok(n + junk));
         }
         match self.peer {
             Peer::Closed => return Some(Completion::failed(ERROR_BROKEN_PIPE)),
@@ -370,52 +485,59 @@ impl<'s> World<'s> {
         }
     }
 
-    fn complete_write(&mut self, buf: &[u8], cancel: bool, choice: u8) -> Option<Completion> {
-        let moved = self.op.as_ref().map_or(0, |op| op.moved);
-        match self.peer {
-            Peer::Closed => return Some(with(moved, ERROR_NO_DATA)),
-            Peer::Killed => return Some(with(moved, ERROR_PIPE_NOT_CONNECTED)),
-            Peer::Alive => {}
-        }
-        let room = self.capacity - self.outbound.min(self.capacity);
-        let mut take = room.min(buf.len() - moved);
-        if choice % 16 == 14 && take > 1 {
-            take = 1 + self.src.below(take - 1);
-        }
-        for (i, &b) in buf[moved..moved + take].iter().enumerate() {
-            let expected = out_byte(self.salt, self.accepted_total + i as u64);
-            assert_eq!(
-                b,
-                expected,
-                "invariant: the engine wrote a byte out of order (stream offset {})",
-                self.accepted_total + i as u64
-            );
-        }
-        self.accepted_total += take as u64;
-        self.call.accepted += take;
-        self.outbound += take;
-        let moved = moved + take;
-        if let Some(op) = &mut self.op {
-            op.moved = moved;
-        }
-        if moved == buf.len() {
-            return Some(ok(moved));
+    /// A write issued earlier: its end if the kernel has ended it, else what a cancel
+    /// (or a stray failure) does to it. NPFS never completes a write partially.
+    fn complete_write(&mut self, len: usize, cancel: bool, choice: u8) -> Option<Completion> {
+        let ended = self.op.as_ref().and_then(|op| op.ended);
+        if let Some(mut done) = ended {
+            if choice % 16 == 15 && !cancel {
+                return None; // completed, but the event is seen a little later
+            }
+            if done.error.is_none() {
+                done.bytes += self.junk(done.bytes, len, choice);
+            }
+            return Some(done);
         }
         if cancel {
-            // Windows reports the partial count of a cancelled write.
-            return Some(with(moved, ERROR_OPERATION_ABORTED));
+            // NpCancelDataQueueIrp: out of the queue, STATUS_CANCELLED, 0 bytes, even
+            // if the peer took part of it. Only a whole write stopped by a shutdown
+            // may end so (documented); anywhere else the checks catch it.
+            let taken = self.out.withdraw();
+            let op = self.op.as_ref().expect("an operation is in flight");
+            if taken > 0 && op.wake.stop == Stop::ByShutdown {
+                self.truth_lost = true;
+            }
+            return Some(Completion::failed(ERROR_OPERATION_ABORTED));
         }
         match choice % 16 {
-            13 => Some(with(
-                moved,
-                WRITE_ERRORS[usize::from(choice / 16) % WRITE_ERRORS.len()],
-            )),
-            12 if moved > 0 => Some(ok(moved)),
+            // Some other failure of a write nothing has read yet.
+            13 if self.out.pending_taken() == Some(0) => {
+                self.out.withdraw();
+                Some(Completion::failed(
+                    WRITE_ERRORS[usize::from(choice / 16) % WRITE_ERRORS.len()],
+                ))
+            }
             _ => None,
         }
     }
 
-    /// ReadFile/WriteFile: the result if the call finishes at once, `None` if it pends.
+    /// WriteFile: NPFS queues the data at once; the write completes now if the quota
+    /// covers it, else it pends.
+    fn issue_write(&mut self, data: &[u8]) -> Result<(), Code> {
+        match self.peer {
+            Peer::Closed => return Err(ERROR_NO_DATA),
+            Peer::Killed => return Err(ERROR_PIPE_NOT_CONNECTED),
+            Peer::Alive => {}
+        }
+        if let Issue::Done(_) = self.out.write(data) {
+            let op = self.op.as_mut().expect("an operation is in flight");
+            op.ended = Some(ok(data.len()));
+        }
+        Ok(())
+    }
+
+    /// ReadFile/WriteFile/ConnectNamedPipe: the result if the call finishes at once,
+    /// `None` if it pends.
     pub(crate) fn issue(&mut self, buf: &mut Buf<'_>) -> Option<Completion> {
         if self.pick() % 16 == 15 {
             let event = self.src.byte();
@@ -427,20 +549,32 @@ impl<'s> World<'s> {
                 return Some(Completion::failed(code));
             }
         }
-        // A call on a broken pipe fails at once.
+        if let Buf::Write(data) = buf {
+            if let Err(code) = self.issue_write(data) {
+                self.deliver(code);
+                return Some(Completion::failed(code));
+            }
+        }
+        // A read on a broken pipe fails at once.
         let eof_now = self.peer != Peer::Alive
             && match buf {
                 Buf::Read(_) => self.inbound.is_empty(),
-                Buf::Write(_) => true,
-                Buf::Connect(_) => false,
+                Buf::Write(_) | Buf::Connect(_) => false,
             };
         match self.pick() % 16 {
             // Pending even though it could complete; a failure is never delayed.
             11 | 12 if !eof_now => None,
-            // A setter's CancelIoEx landed right after the call: 995, no stop.
+            // A CancelIoEx landed right after the call: a setter's (for what setters
+            // wake), or now and then other code's, on any operation.
             13 if !eof_now => {
-                self.deliver(ERROR_OPERATION_ABORTED);
-                Some(Completion::failed(ERROR_OPERATION_ABORTED))
+                let foreign = self.src.byte() % 4 == 0;
+                if let Some(op) = &mut self.op {
+                    if foreign || op.wake.stop == Stop::ByPolicy {
+                        op.cancel = true;
+                        op.force = true;
+                    }
+                }
+                self.try_complete(buf)
             }
             // A setter ran just before: the operation pends already cancelled.
             14 if !eof_now => {
@@ -486,6 +620,13 @@ impl<'s> World<'s> {
 
     /// The engine cancels; the completion may land just before the cancel does.
     pub(crate) fn cancel(&mut self) {
+        let shut = self.settings.shut_write;
+        if let Some(op) = &self.op {
+            assert!(
+                op.wake.stop == Stop::ByPolicy || shut,
+                "invariant: a write that only a shutdown may stop was cancelled"
+            );
+        }
         if self.pick() % 4 == 3 {
             self.progress();
         }
@@ -500,7 +641,7 @@ pub(crate) fn ok(bytes: usize) -> Completion {
     Completion { bytes, error: None }
 }
 
-fn with(bytes: usize, code: Code) -> Completion {
+pub(crate) fn with(bytes: usize, code: Code) -> Completion {
     Completion {
         bytes,
         error: Some(code),

@@ -12,6 +12,7 @@
 mod dial;
 mod kernel;
 pub(crate) mod name;
+mod npfs;
 mod port;
 mod space;
 mod stream;

@@ -2,7 +2,7 @@
 //! requests are issued to it.
 
 use super::kernel::{Buf, OpState, World};
-use crate::engine::{Clock, Completion, Issued, Pending};
+use crate::engine::{Clock, Completion, Issued, Pending, Stop, Wake};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -63,6 +63,7 @@ impl Clock for KClock<'_, '_> {
 pub(crate) fn submit<R>(
     cell: &Cell<'_>,
     mut buf: Buf<'_>,
+    wake: Wake,
     drive: impl FnOnce(Issued<'_>) -> R,
 ) -> R {
     let at_once = {
@@ -73,7 +74,8 @@ pub(crate) fn submit<R>(
         );
         w.held = true;
         w.call.issued += 1;
-        w.op = Some(OpState::default());
+        w.call.exact |= wake.stop == Stop::ByShutdown;
+        w.op = Some(OpState::new(wake));
         let done = w.issue(&mut buf);
         if done.is_some() {
             w.held = false;

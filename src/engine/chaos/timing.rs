@@ -12,6 +12,7 @@ pub(crate) struct Timing {
     last_change: Option<Duration>,
     free_waits: usize,
     issued: usize,
+    exact: bool,
     pub before: Policy,
     after: Policy,
 }
@@ -24,6 +25,7 @@ impl Timing {
             last_change: w.call.last_change,
             free_waits: w.call.free_waits,
             issued: w.call.issued,
+            exact: w.call.exact,
             before,
             after: kernel::policy(&w.settings, w.dir),
         }
@@ -31,12 +33,15 @@ impl Timing {
 
     /// A blocking call returns by its deadline plus one cancel round trip (a setter
     /// moves the deadline to when its own cancel landed); a nonblocking call, or one
-    /// on a shut direction, never waits.
+    /// on a shut direction, never waits. A write issued with no timeout in blocking
+    /// mode obeys only a shutdown.
     pub(crate) fn check(&self) {
         let p = self.after;
         let since = self.last_change.map_or(Duration::ZERO, |t| t + CANCEL_RTT);
-        let deadline = if p.shut || p.nonblocking {
+        let deadline = if p.shut || (p.nonblocking && !self.exact) {
             Some(since)
+        } else if self.exact {
+            None
         } else {
             p.timeout.map(|limit| limit.max(since))
         };
