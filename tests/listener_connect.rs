@@ -585,6 +585,35 @@ fn listener_debug_contains_the_name() {
 
 // 13. Addresses.
 
+/// The app container form `\\.\pipe\LOCAL\NAME` (Microsoft requires it inside an app
+/// container) binds and connects; any other backslash after the prefix is refused.
+#[test]
+fn local_names_for_app_containers_bind_and_connect() {
+    within(LIMIT, || {
+        let name = format!(
+            r"\\.\pipe\LOCAL\winpipe-test-{}-app-container",
+            std::process::id()
+        );
+        let listener = WinListener::bind(&name).unwrap();
+        let mut client = connect(&name);
+        client.write_all(b"L").unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        assert_eq!(read_n(&mut server, 1), b"L");
+        assert_eq!(
+            listener.local_addr().unwrap().as_pathname(),
+            Some(std::path::Path::new(&name))
+        );
+        for bad in [
+            r"\\.\pipe\LOCAL\a\b",
+            r"\\.\pipe\other\a",
+            r"\\.\pipe\LOCAL\",
+        ] {
+            let err = WinListener::bind(bad).expect_err(bad);
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+        }
+    });
+}
+
 #[test]
 fn address_alias_is_the_same_type() {
     let name = pipe_name("address_alias_is_the_same_type");

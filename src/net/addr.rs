@@ -19,7 +19,9 @@ const MAX_LEN: usize = 256;
 /// A valid name is `\\.\pipe\` (the word `pipe` in any case) followed by at least one
 /// character, at most 256 characters in all, ASCII only (winpipe uses the ANSI Win32
 /// functions), with no NUL, no backslash after the prefix (as Microsoft documents) and
-/// no forward slash either, and not ending with a dot or a space. Windows rewrites such
+/// no forward slash either, and not ending with a dot or a space. The one backslash
+/// allowed is in `\\.\pipe\LOCAL\NAME` (`LOCAL` in any case), the form Microsoft
+/// requires for pipes used inside an app container. Windows rewrites such
 /// names before it looks for the pipe (`/` is a path separator to it, `..` climbs out of
 /// `\\.\pipe\`, trailing dots and spaces are dropped), so they would not name the pipe
 /// they seem to: `\\.\pipe\../C:/x` opens the file `C:\x`.
@@ -113,12 +115,14 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         }
         return Err(r"pipe name must start with \\.\pipe\");
     }
-    let rest = &name[PREFIX.len()..];
+    let rest = without_local(&name[PREFIX.len()..]);
     if rest.is_empty() {
-        return Err(r"pipe name has nothing after \\.\pipe\");
+        return Err(r"pipe name has nothing after \\.\pipe\ (or \\.\pipe\LOCAL\)");
     }
     if rest.contains('\\') {
-        return Err(r"pipe name contains a backslash after \\.\pipe\");
+        return Err(
+            r"pipe name contains a backslash after \\.\pipe\ (only \\.\pipe\LOCAL\NAME has one)",
+        );
     }
     // Win32 normalizes `\\.\` paths before they reach the pipe file system: `/` becomes
     // `\`, `.` and `..` segments are resolved (`\\.\pipe\../C:/x` is the file C:\x)
@@ -132,6 +136,16 @@ pub(crate) fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("pipe name ends with a dot or a space, which Windows removes");
     }
     Ok(())
+}
+
+/// The name after `LOCAL\` if `rest` (what follows `\\.\pipe\`) is in the app
+/// container form, else `rest`.
+fn without_local(rest: &str) -> &str {
+    const LOCAL: &str = "LOCAL\\";
+    match rest.get(..LOCAL.len()) {
+        Some(head) if head.eq_ignore_ascii_case(LOCAL) => &rest[LOCAL.len()..],
+        _ => rest,
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +162,9 @@ mod tests {
             r"\\.\pipe\a",
             r"\\.\PIPE\Service-1.0_x",
             r"\\.\Pipe\with space and .dot",
+            r"\\.\pipe\LOCAL\app-pipe",
+            r"\\.\pipe\local\x",
+            r"\\.\pipe\LOCALx",
         ] {
             assert_eq!(check_name(name), Ok(()), "{name}");
         }
@@ -165,6 +182,10 @@ mod tests {
         assert!(problem(r"\\.\pipe\é").contains("non-ASCII"));
         assert!(problem(r"\\.\pipe\").contains("nothing after"));
         assert!(problem(r"\\.\pipe\a\b").contains("backslash"));
+        assert!(problem(r"\\.\pipe\LOCAL\a\b").contains("backslash"));
+        assert!(problem(r"\\.\pipe\LOCAL\").contains("nothing after"));
+        assert!(problem(r"\\.\pipe\LOCAL2\a").contains("backslash"));
+        assert!(problem(r"\\.\pipe\\LOCAL\a").contains("backslash"));
         assert!(problem(r"\\server\pipe\x").contains("remote"));
         assert!(problem(r"\\.\pipe\a/b").contains("forward slash"));
         assert!(problem(r"\\.\pipe\../C:/windows/win.ini").contains("forward slash"));

@@ -7,26 +7,35 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 /// The documented rules, written again from the type's documentation: `\\.\pipe\`
-/// (`pipe` in any case), then at least one character, 256 characters at most in all,
-/// ASCII only, no NUL, no backslash or forward slash after the prefix, and no dot or
-/// space at the end.
+/// (`pipe` in any case), optionally `LOCAL\` (any case) for app containers, then at
+/// least one character, 256 characters at most in all, ASCII only, no NUL, no
+/// backslash or forward slash after that, and no dot or space at the end.
 pub(crate) fn reference(name: &str) -> bool {
     let b = name.as_bytes();
-    b.len() > 9
+    if !(b.len() > 9
         && b.len() <= 256
         && b.iter().all(|&c| c != 0 && c.is_ascii())
         && &b[..4] == br"\\.\"
         && b[4..8].eq_ignore_ascii_case(b"pipe")
-        && b[8] == b'\\'
-        && !b[9..].contains(&b'\\')
-        && !b[9..].contains(&b'/')
-        && !matches!(b.last(), Some(b'.' | b' '))
+        && b[8] == b'\\')
+    {
+        return false;
+    }
+    let mut rest = &b[9..];
+    if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(br"local\") {
+        rest = &rest[6..];
+    }
+    !rest.is_empty()
+        && !rest.contains(&b'\\')
+        && !rest.contains(&b'/')
+        && !matches!(rest.last(), Some(b'.' | b' '))
 }
 
 /// Prefixes near the valid one, so that inputs reach the interesting cases.
-const PREFIXES: [&str; 8] = [
+const PREFIXES: [&str; 9] = [
     r"\\.\pipe\",
     r"\\.\PiPe\",
+    r"\\.\pipe\LoCaL\",
     r"\\server\pipe\",
     r"\\.\pip\",
     r"\\?\pipe\",

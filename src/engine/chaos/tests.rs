@@ -81,6 +81,10 @@ fn random_pipe_name() {
 #[test]
 fn the_reference_checker_follows_the_documented_rules() {
     assert!(name::reference(r"\\.\pipe\a"));
+    assert!(name::reference(r"\\.\pipe\LOCAL\a"));
+    assert!(name::reference(r"\\.\pipe\local\a"));
+    assert!(!name::reference(r"\\.\pipe\LOCAL\"));
+    assert!(!name::reference(r"\\.\pipe\LOCAL\a\b"));
     assert!(name::reference(r"\\.\PIPE\with space and .dot"));
     assert!(name::reference(&format!(r"\\.\pipe\{}", "x".repeat(247))));
     assert!(!name::reference(&format!(r"\\.\pipe\{}", "x".repeat(248))));
