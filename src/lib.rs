@@ -19,7 +19,7 @@ mod trace;
 mod engine;
 mod ffi;
 #[cfg_attr(not(windows), allow(dead_code))]
-mod net;
+pub mod net;
 #[cfg(windows)]
 mod sys;
 

@@ -614,6 +614,33 @@ fn local_names_for_app_containers_bind_and_connect() {
     });
 }
 
+/// `winpipe::net` is the std-shaped path (`std::os::unix::net`) to the same types as
+/// the crate root.
+#[test]
+fn the_net_module_names_the_same_types() {
+    use std::any::TypeId;
+    assert_eq!(
+        TypeId::of::<winpipe::net::WinStream>(),
+        TypeId::of::<WinStream>()
+    );
+    assert_eq!(
+        TypeId::of::<winpipe::net::WinListener>(),
+        TypeId::of::<WinListener>()
+    );
+    assert_eq!(
+        TypeId::of::<winpipe::net::WinPipeSocketAddr>(),
+        TypeId::of::<WinPipeSocketAddr>()
+    );
+    assert_eq!(
+        TypeId::of::<winpipe::net::ListenerOptions>(),
+        TypeId::of::<winpipe::ListenerOptions>()
+    );
+    assert_eq!(
+        TypeId::of::<winpipe::net::ConnectOptions>(),
+        TypeId::of::<winpipe::ConnectOptions>()
+    );
+}
+
 #[test]
 fn address_alias_is_the_same_type() {
     let name = pipe_name("address_alias_is_the_same_type");

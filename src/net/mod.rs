@@ -1,4 +1,17 @@
-//! The public, safe types.
+//! Named-pipe networking: the listener, the stream, their options and the address,
+//! in the shape of std's `std::os::unix::net` (`winpipe::net::WinStream` mirrors
+//! `std::os::unix::net::UnixStream`). The same items are re-exported at the crate
+//! root.
+//!
+//! Safe code only; the system calls are in the crate's one `sys` file. On platforms
+//! other than Windows only the address type exists here.
+//!
+//! ```
+//! use winpipe::net::WinPipeSocketAddr;
+//! let addr = WinPipeSocketAddr::from_pathname(r"\\.\pipe\my-service")?;
+//! assert_eq!(addr, winpipe::WinPipeSocketAddr::from_pathname(r"\\.\pipe\my-service")?);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 mod addr;
 #[cfg(windows)]
