@@ -259,6 +259,11 @@ impl Write for RawStream {
 }
 
 fn create_instance(name: &[u8], first: bool) -> io::Result<Owned> {
+    create_sized(name, first, BUFFER)
+}
+
+/// A synchronous server instance with buffers of `buffer` bytes each way.
+fn create_sized(name: &[u8], first: bool, buffer: DWORD) -> io::Result<Owned> {
     let mut open_mode = PIPE_ACCESS_DUPLEX;
     if first {
         open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
@@ -271,8 +276,8 @@ fn create_instance(name: &[u8], first: bool) -> io::Result<Owned> {
             open_mode,
             PIPE_REJECT_REMOTE_CLIENTS,
             PIPE_UNLIMITED_INSTANCES,
-            BUFFER,
-            BUFFER,
+            buffer,
+            buffer,
             0,
             null_mut(),
         )
@@ -322,6 +327,22 @@ fn pair_handles(name: &str, client_flags: DWORD) -> io::Result<(Owned, Owned)> {
     let client = open_client(&c, client_flags).map_err(os_error)?;
     wait_for_client(&server)?;
     Ok((client, server))
+}
+
+/// A server instance with buffers of 0, as .NET's `NamedPipeServerStream` makes by
+/// default: every write to it waits until the reader has read all of it.
+pub struct ZeroServer(Owned);
+
+impl ZeroServer {
+    pub fn create(name: &str) -> io::Result<ZeroServer> {
+        Ok(ZeroServer(create_sized(&c_name(name), true, 0)?))
+    }
+
+    /// Waits for the client (already connected, normally) and gives the server end.
+    pub fn accept(self) -> io::Result<RawStream> {
+        wait_for_client(&self.0)?;
+        Ok(RawStream::new(self.0))
+    }
 }
 
 /// A server with winpipe's listening strategy: one instance always waiting, the next

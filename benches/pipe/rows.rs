@@ -57,8 +57,44 @@ pub fn throughput(
     turn: usize,
     turns: usize,
 ) -> io::Result<[Duration; 2]> {
-    let (w_tx, mut w_rx) = Winpipe::pair(names[0])?;
-    let (r_tx, mut r_rx) = Raw::pair(names[1])?;
+    let w = Winpipe::pair(names[0])?;
+    let r = Raw::pair(names[1])?;
+    in_turns(w, r, chunk, turn, turns)
+}
+
+/// As `throughput`, but each client writes to a raw server whose buffers are 0 (as
+/// .NET makes them by default); with `timeout`, winpipe's client has that write
+/// timeout, so that each of its writes moves one byte (see the README).
+pub fn throughput_to_zero_buffer(
+    names: [&str; 2],
+    chunk: usize,
+    turn: usize,
+    turns: usize,
+    timeout: Option<Duration>,
+) -> io::Result<[Duration; 2]> {
+    let server = raw::ZeroServer::create(names[0])?;
+    let client = Winpipe::connect(names[0])?;
+    client.set_write_timeout(timeout)?;
+    let w = (client, server.accept()?);
+    let server = raw::ZeroServer::create(names[1])?;
+    let client = Raw::connect(names[1])?;
+    let r = (client, server.accept()?);
+    in_turns(w, r, chunk, turn, turns)
+}
+
+/// Streams on two pairs (each a writer end and a reader end) in turns, as
+/// `throughput` describes.
+fn in_turns<W, R>(
+    (w_tx, mut w_rx): (W, impl Read),
+    (r_tx, mut r_rx): (R, impl Read),
+    chunk: usize,
+    turn: usize,
+    turns: usize,
+) -> io::Result<[Duration; 2]>
+where
+    W: Write + Send + 'static,
+    R: Write + Send + 'static,
+{
     let (w_order, w_writer) = streamer(w_tx, chunk);
     let (r_order, r_writer) = streamer(r_tx, chunk);
     let mut buf = vec![0; 64 * 1024];
@@ -214,6 +250,20 @@ pub fn connections<I: Imp>(
 pub fn listener_lifetime<I: Imp>(name: &str) -> io::Result<Duration> {
     let start = Instant::now();
     drop(I::bind(name)?);
+    Ok(start.elapsed())
+}
+
+/// `n` connections one after the other on this one thread: connect, write a byte,
+/// accept, read it, close both ends. The time they took.
+pub fn sequential_connections<I: Imp>(name: &str, n: usize) -> io::Result<Duration> {
+    let mut listener = I::bind(name)?;
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut client = I::connect(name)?;
+        client.write_all(&[1])?;
+        let mut b = [0u8; 1];
+        I::accept(&mut listener)?.read_exact(&mut b)?;
+    }
     Ok(start.elapsed())
 }
 

@@ -5,6 +5,7 @@ use crate::imp::{Imp, Raw, Winpipe};
 use crate::report::{median, percentile, Goal, Row};
 use crate::rows;
 use std::io;
+use std::time::Duration;
 
 /// A pipe name unique to this process, row, run and implementation.
 fn name(row: &str, run: usize, imp: &str) -> String {
@@ -93,6 +94,7 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
         rows.push(throughput(reps, 64 * 1024, 1 << 20, label)?);
         let label = "throughput, 1 KiB writes";
         rows.push(throughput(reps, 1024, 32 << 10, label)?);
+        rows.extend(throughput_to_zero_buffer(reps)?);
     }
     if wanted("ping-pong") {
         rows.extend(ping_pong(reps)?);
@@ -100,6 +102,7 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     if wanted("connections") {
         rows.extend(connections(reps, 1, 25)?);
         rows.extend(connections(reps, 16, 2)?);
+        rows.push(sequential(reps)?);
         rows.push(listener(reps)?);
     }
     if wanted("timeout") {
@@ -145,6 +148,40 @@ fn throughput(reps: usize, chunk: usize, turn: usize, label: &'static str) -> io
     Ok(row)
 }
 
+/// A client streaming to a server whose buffers are 0: blocking writes (the target), and
+/// winpipe with a write timeout, whose writes then move one byte each (information).
+fn throughput_to_zero_buffer(reps: usize) -> io::Result<[Row; 2]> {
+    let label = "throughput to a 0-byte-buffer server, 64 KiB writes";
+    let mut blocking = Row::new(label, "MB/s", Goal::AtLeast(0.95));
+    let label = "same, winpipe with a write timeout (1-byte writes)";
+    let mut timed = Row::new(label, "MB/s", Goal::Info);
+    for (row, timeout, turn, turns) in [
+        (&mut blocking, None, 1 << 20, TURNS),
+        (&mut timed, Some(Duration::from_secs(10)), 4 << 10, 2),
+    ] {
+        let mut sums = Sums::new(reps);
+        let tag = if timeout.is_some() { "tz" } else { "z" };
+        eprint!("{}:", row.name);
+        for rep in 0..reps {
+            let blocks = if timeout.is_some() { 1 } else { BLOCKS };
+            for block in 0..blocks {
+                let run = rep * BLOCKS + block;
+                let names = [name(tag, run, Winpipe::NAME), name(tag, run, Raw::NAME)];
+                let names = [names[0].as_str(), names[1].as_str()];
+                let [w, r] =
+                    rows::throughput_to_zero_buffer(names, 64 * 1024, turn, turns, timeout)?;
+                let bytes = (turn * turns) as f64;
+                sums.add(rep, true, bytes, w.as_secs_f64());
+                sums.add(rep, false, bytes, r.as_secs_f64());
+            }
+            eprint!(" {}", rep + 1);
+        }
+        eprintln!();
+        sums.into_row(row, 1e-6);
+    }
+    Ok([blocking, timed])
+}
+
 fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
     const TRIPS: usize = 75;
     let mut med = Row::new("ping-pong 1 byte, median", "µs/trip", Goal::AtMost(1.05));
@@ -185,7 +222,7 @@ fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Ro
         let rate = "connect+accept+1 byte+close, 16 clients";
         (rate, "connect errors, 16 clients", "16 clients")
     };
-    let mut rate = Row::new(rate_name, "conn/s", Goal::AtLeast(0.90));
+    let mut rate = Row::new(rate_name, "conn/s", Goal::AtLeast(0.95));
     let mut errors = Row::new(errors_name, "errors", Goal::Info);
     let mut sums = Sums::new(reps);
     let mut errs = vec![[0.0; 2]; reps];
@@ -212,6 +249,28 @@ fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Ro
     errors.check = Some(("0 for winpipe".into(), winpipe_errors == 0.0));
     rate.check = Some(("0 connect errors".into(), winpipe_errors == 0.0));
     Ok([rate, errors])
+}
+
+/// Connections made strictly one after the other on one thread (connect, write,
+/// accept, read, close): no waiting instances to help winpipe, every call counted.
+fn sequential(reps: usize) -> io::Result<Row> {
+    const N: usize = 50;
+    let label = "connect+write+accept+read+close, one thread";
+    let mut row = Row::new(label, "conn/s", Goal::AtLeast(0.95));
+    let mut sums = Sums::new(reps);
+    interleave("sequential", reps, MANY_BLOCKS, |rep, block, w| {
+        let elapsed = both(
+            rep * MANY_BLOCKS + block,
+            w,
+            "seq",
+            |n| rows::sequential_connections::<Winpipe>(n, N),
+            |n| rows::sequential_connections::<Raw>(n, N),
+        )?;
+        sums.add(rep, w, N as f64, elapsed.as_secs_f64());
+        Ok(())
+    })?;
+    sums.into_row(&mut row, 1.0);
+    Ok(row)
 }
 
 /// Bind + drop of a listener, outside the connection rates: winpipe makes its backlog
