@@ -25,6 +25,7 @@ use std::os::windows::io::{
 use std::ptr::{self, null_mut};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
 /// The longest pipe name plus its NUL, with room to spare.
 const NAME_CAPACITY: usize = 260;
 /// `ERROR_INVALID_NAME`, for a name the A functions cannot take.

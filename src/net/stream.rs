@@ -167,9 +167,11 @@ impl WinStream {
     /// Connects to `addr`, trying for at most `timeout`.
     ///
     /// While nobody listens it tries again after 1, 2, 4 … up to 50 ms; while every
-    /// instance is busy it waits for one with `WaitNamedPipeA`. The server may identify
-    /// the client but not impersonate it (`SECURITY_IDENTIFICATION`); see
-    /// [`ConnectOptions`] to change that.
+    /// instance is busy it waits for one with `WaitNamedPipeA`, at most 50 ms per call
+    /// (the system can stretch one call past its timeout under load, so the deadline
+    /// holds within one such call). The server may identify the client but not
+    /// impersonate it (`SECURITY_IDENTIFICATION`); see [`ConnectOptions`] to change
+    /// that.
     pub fn connect_addr_with_timeout(
         addr: &WinPipeSocketAddr,
         timeout: Duration,
