@@ -308,18 +308,21 @@ impl Port for Pipe<'_> {
             event: event.0.raw(),
             // A failure other than these returned at once: nothing is in flight.
             settled: ok == FALSE && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA,
-            wakeups: self.wakeups,
+            wakeups: None,
         };
-        if !op.settled {
-            self.wakeups.register(file, op.ov, wake);
-        }
         trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
         let result = if op.settled {
             drive(Issued::Done(Completion::failed(err)))
         } else {
             match op.poll() {
                 Some(done) => drive(Issued::Done(done)),
-                None => drive(Issued::Pending(&mut op)),
+                None => {
+                    // Pending: setters may cancel it from now on. One that ran since the
+                    // call is seen by the engine, which reads the settings next.
+                    self.wakeups.register(file, op.ov, wake);
+                    op.wakeups = Some(self.wakeups);
+                    drive(Issued::Pending(&mut op))
+                }
             }
         };
         // If the engine left the operation unsettled, it is cancelled and awaited here;
@@ -380,7 +383,8 @@ struct InFlight<'a> {
     /// The event without its tag bit, for our own waits.
     event: HANDLE,
     settled: bool,
-    wakeups: &'a Wakeups,
+    /// Where it is registered while pending, for setters to cancel.
+    wakeups: Option<&'a Wakeups>,
 }
 
 impl InFlight<'_> {
@@ -451,7 +455,9 @@ impl Drop for InFlight<'_> {
                 }
             }
         }
-        self.wakeups.unregister(self.ov);
+        if let Some(wakeups) = self.wakeups {
+            wakeups.unregister(self.ov);
+        }
     }
 }
 
