@@ -18,7 +18,7 @@ fn main() -> std::io::Result<()> {
             let mut lines = BufReader::new(&stream);
             let mut line = String::new();
             // One client: echo each line until it closes its end.
-            while lines.read_line(&mut line).map_or(false, |n| n > 0) {
+            while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
                 print!("echo: {line}");
                 if (&stream).write_all(line.as_bytes()).is_err() {
                     break;

@@ -42,7 +42,7 @@ pub(crate) fn wait_millis(timeout: Option<Duration>) -> DWORD {
     match timeout {
         None => INFINITE,
         Some(t) => {
-            let ms = (t.as_nanos() + 999_999) / 1_000_000;
+            let ms = t.as_nanos().div_ceil(1_000_000);
             ms.min(u128::from(INFINITE - 1)) as DWORD
         }
     }
@@ -600,7 +600,7 @@ impl OwnerOnly {
     pub(crate) fn new() -> io::Result<OwnerOnly> {
         let sid = current_user_sid()?;
         let acl_len = ACL_HEADER_SIZE + ACE_HEADER_AND_MASK_SIZE + sid.len();
-        let mut acl = vec![0u32; (acl_len + 3) / 4];
+        let mut acl = vec![0u32; acl_len.div_ceil(4)];
         let mut descriptor = Box::new([0usize; 5]);
         let acl_ptr = acl.as_mut_ptr().cast::<c_void>();
         let sd_ptr = descriptor.as_mut_ptr().cast::<c_void>();
@@ -653,7 +653,7 @@ fn current_user_sid() -> io::Result<Vec<u8>> {
     // SAFETY: asks only for the size: a NULL buffer of length 0 is allowed.
     unsafe { GetTokenInformation(token.raw(), TOKEN_USER_CLASS, null_mut(), 0, &mut needed) };
     // TOKEN_USER starts with a pointer: allocate pointer-aligned words.
-    let words = (needed as usize + 7) / 8;
+    let words = (needed as usize).div_ceil(8);
     let mut info = vec![0u64; words.max(1)];
     // SAFETY: `info` is `needed` bytes or more, suitably aligned, and ours to fill.
     let ok = unsafe {

@@ -122,7 +122,7 @@ fn cycle(listener: &WinListener, name: &str, i: usize) {
         .set_read_timeout(Some(std::time::Duration::from_millis(1)))
         .unwrap();
     assert!(client.read(&mut buf).is_err());
-    if i % 16 == 0 {
+    if i.is_multiple_of(16) {
         drop(client);
         drop(server);
         let mut gone = WinStream::connect(name).unwrap();

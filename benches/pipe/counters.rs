@@ -53,7 +53,7 @@ impl log::Log for TraceCounter {
             return;
         }
         let only = *ONLY_THREAD.lock().unwrap();
-        if only.map_or(false, |id| id != thread::current().id()) {
+        if only.is_some_and(|id| id != thread::current().id()) {
             return;
         }
         TRACED.fetch_add(1, Ordering::Relaxed);

@@ -486,8 +486,8 @@ pub fn wine_version() -> Option<String> {
     // SAFETY: both names are NUL-terminated; ntdll is loaded in every process.
     let get = unsafe {
         GetProcAddress(
-            GetModuleHandleA(b"ntdll.dll\0".as_ptr()),
-            b"wine_get_version\0".as_ptr(),
+            GetModuleHandleA(c"ntdll.dll".as_ptr().cast()),
+            c"wine_get_version".as_ptr().cast(),
         )
     };
     if get.is_null() {

@@ -55,7 +55,7 @@ impl Row {
         };
         match (ratio_ok, &self.check) {
             (None, None) => None,
-            (a, b) => Some(a.unwrap_or(true) && b.as_ref().map_or(true, |c| c.1)),
+            (a, b) => Some(a.unwrap_or(true) && b.as_ref().is_none_or(|c| c.1)),
         }
     }
 }

@@ -346,10 +346,7 @@ pub fn vectored<I: Imp>(name: &str, calls: usize) -> io::Result<(Duration, count
     let one = |tx: &mut I::Stream| -> io::Result<()> {
         match tx.write_vectored(&slices)? {
             1024 => Ok(()),
-            n => Err(io::Error::new(
-                io::ErrorKind::Other,
-                format!("vectored write took {n} of 1024"),
-            )),
+            n => Err(io::Error::other(format!("vectored write took {n} of 1024"))),
         }
     };
     for _ in 0..calls / 10 {

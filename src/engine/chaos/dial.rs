@@ -170,7 +170,7 @@ impl<'w, 's> Dial for Dialer<'w, 's> {
     fn sleep(&mut self, pause: Duration) {
         let mut w = self.cell.borrow_mut();
         w.now += pause;
-        if w.pick() % 4 == 0 {
+        if w.pick().is_multiple_of(4) {
             // A listener appears.
             w.space.foreign_free += 1;
         }
@@ -316,7 +316,7 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
             );
             if let Some(err) = refill {
                 let code = err.raw_os_error().map(|c| c as Code);
-                assert!(code.map_or(false, |c| w.call.codes.contains(&c)));
+                assert!(code.is_some_and(|c| w.call.codes.contains(&c)));
             }
             drop(w);
             drop(inst);
@@ -332,7 +332,7 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
             }
             let (at, p) = w.call.observed.expect("a stop comes from a policy read");
             match err.kind() {
-                ErrorKind::TimedOut => assert!(p.timeout.map_or(false, |l| at >= l)),
+                ErrorKind::TimedOut => assert!(p.timeout.is_some_and(|l| at >= l)),
                 ErrorKind::WouldBlock => assert!(p.nonblocking),
                 ErrorKind::ConnectionAborted => assert!(p.shut),
                 _ => panic!("invariant: unexpected accept error {err:?}"),

@@ -246,8 +246,8 @@ impl<'s> World<'s> {
             2 => self.settings.read_timeout = timeout,
             3 => self.settings.write_timeout = timeout,
             4 | 5 => self.settings.nonblocking = value % 2 == 1,
-            6 => self.settings.shut_read |= value % 4 == 0,
-            _ => self.settings.shut_write |= value % 4 == 0,
+            6 => self.settings.shut_read |= value.is_multiple_of(4),
+            _ => self.settings.shut_write |= value.is_multiple_of(4),
         }
         self.call.setters += 1;
         self.call.last_change = Some(self.elapsed());
@@ -440,7 +440,7 @@ impl<'s> World<'s> {
             if buf.is_empty() {
                 // A zero-length read of a waiting message: ERROR_MORE_DATA from
                 // Windows 8 on, success before (Wine's test_CloseHandle).
-                return Some(if self.message_mode && choice % 2 == 0 {
+                return Some(if self.message_mode && choice.is_multiple_of(2) {
                     with(0, ERROR_MORE_DATA)
                 } else {
                     ok(0)
@@ -567,7 +567,7 @@ impl<'s> World<'s> {
             // A CancelIoEx landed right after the call: a setter's (for what setters
             // wake), or now and then other code's, on any operation.
             13 if !eof_now => {
-                let foreign = self.src.byte() % 4 == 0;
+                let foreign = self.src.byte().is_multiple_of(4);
                 if let Some(op) = &mut self.op {
                     if foreign || op.wake.stop == Stop::ByPolicy {
                         op.cancel = true;
@@ -614,7 +614,11 @@ impl<'s> World<'s> {
             _ => self.src.millis(),
         };
         self.now += cap(d);
-        let event = if choice % 8 == 0 { 0 } else { self.src.byte() };
+        let event = if choice.is_multiple_of(8) {
+            0
+        } else {
+            self.src.byte()
+        };
         self.peer_event(event);
     }
 

@@ -44,7 +44,7 @@ impl Expect {
     }
 
     fn observed_shut(&self) -> bool {
-        self.observed.map_or(false, |(_, p)| p.shut)
+        self.observed.is_some_and(|(_, p)| p.shut)
     }
 
     fn timing(&self) {
