@@ -27,7 +27,7 @@
 //! | platform | address of service `NAME` | who shares the name |
 //! |---|---|---|
 //! | Windows | `\\.\pipe\NAME` | every user of the machine |
-//! | Unix, `XDG_RUNTIME_DIR` names a directory | `$XDG_RUNTIME_DIR/NAME.sock` | the user (the directory is theirs alone) |
+//! | Unix, `XDG_RUNTIME_DIR` names a directory of this user's with mode `0700` | `$XDG_RUNTIME_DIR/NAME.sock` | the user (the directory is theirs alone) |
 //! | Unix otherwise | `TEMP/NAME-UID.sock`, TEMP from `std::env::temp_dir()` (`$TMPDIR` or `/tmp`), UID the user id | the user, but any user can create the file first |
 //!
 //! A server and its clients find each other only if they see the same
@@ -38,14 +38,16 @@
 //! # What still differs
 //!
 //! - On Unix the socket file stays after the listener is dropped (as with std); [`bind`]
-//!   removes it the next time if nobody listens on it. On Windows the name is free
+//!   replaces it the next time if no socket is bound to it. On Windows the name is free
 //!   again once the listener and every accepted stream are dropped.
+//! - Service names ignore case on both (Windows pipe names do): they are turned to
+//!   lower case.
 //! - [`connect`] when nobody listens: on Unix it fails at once with `NotFound` (no
 //!   socket file) or `ConnectionRefused` (a file nobody listens on); on Windows it
 //!   waits up to `winpipe::DEFAULT_CONNECT_TIMEOUT` (10 s) for a listener, then gives
 //!   `ConnectionRefused`.
 //! - Code that calls a method only one platform's type has (such as winpipe's
-//!   `connect_with_timeout` or `reject_remote`) needs `cfg` again.
+//!   `connect_with_timeout` or `ListenerOptions`) needs `cfg` again.
 
 use std::io::{self, ErrorKind};
 use std::path::PathBuf;
@@ -87,13 +89,16 @@ const MAX_NAME_LEN: usize = 64;
 
 /// The address of the service `name` on this platform: `\\.\pipe\NAME` on Windows;
 /// on Unix `$XDG_RUNTIME_DIR/NAME.sock` if `XDG_RUNTIME_DIR` is an absolute path to a
-/// directory, else `NAME-UID.sock` in `std::env::temp_dir()`, UID being the user id
-/// (see the [module documentation](self) for who shares which name).
+/// directory that belongs to this user and that only this user may enter (mode
+/// `0700`), else `NAME-UID.sock` in `std::env::temp_dir()`, UID being the user id (see
+/// the [module documentation](self) for who shares which name).
 ///
 /// A service name is 1 to 64 ASCII characters with no `/`, `\` or NUL, and does not end
 /// with `.` or a space (Windows drops those from a name). The same names are valid on
-/// every platform. Nothing is created or checked on disk, except whether the runtime
-/// directory exists.
+/// every platform, and they ignore case on every platform: Windows looks pipe names up
+/// without regard to case, so the name is turned to lower case everywhere (`"MyApp"`
+/// is the service `myapp`, and its Unix socket `myapp.sock`). Nothing is created or
+/// checked on disk, except the runtime directory's owner and mode.
 ///
 /// # Errors
 /// `InvalidInput`, with a message naming the problem, for an invalid name, or on Unix
@@ -109,23 +114,27 @@ const MAX_NAME_LEN: usize = 64;
 /// ```
 pub fn service_path(name: &str) -> io::Result<PathBuf> {
     check_name(name).map_err(|problem| io::Error::new(ErrorKind::InvalidInput, problem))?;
-    platform::service_path(name)
+    platform::service_path(&name.to_ascii_lowercase())
 }
 
 /// Binds a [`Listener`] to the service `name` (see [`service_path`]).
 ///
-/// On Windows this is `WinListener::bind`. On Unix, if the socket file exists but
-/// nobody listens on it (a connect is refused), `bind` removes it and binds again; a
-/// file that is not a socket is never removed. The check is one connect: a server
-/// listening on the name sees a client that connects and closes at once. Two processes
-/// that bind the same name at the same moment over a stale file can both succeed, the
-/// second one's socket replacing the first's.
+/// On Windows this is `WinListener::bind`. On Unix, if the socket file exists but no
+/// socket is bound to it (left by a listener that is gone), `bind` replaces it; a file
+/// that is not a socket is never removed. As on Windows, the name is in use
+/// (`AddrInUse`, at once) while any server holds it: listening, starting up (bound,
+/// not yet listening), or with a full accept queue. The check connects a datagram
+/// socket, which a stream server never sees. A stale file is replaced under an
+/// exclusive lock on `NAME.sock.lock` beside it (an empty file that stays), so of
+/// several processes binding the same name at once exactly one gets it. The socket is
+/// made readable and writable by its owner only (`0600`) right after it is bound
+/// (until then its mode follows the umask).
 ///
 /// # Errors
-/// As [`service_path`]; `AddrInUse` if someone listens on the name, or on Unix if a
-/// file that is not a socket is in the way; the error of removing a stale socket file
-/// (such as `PermissionDenied` for another user's file); other errors of the
-/// platform's `bind`.
+/// As [`service_path`]; `AddrInUse` if a server holds the name, or on Unix if a file
+/// that is not a socket is in the way; the error of removing a stale socket file (such
+/// as `PermissionDenied` for another user's file); other errors of the platform's
+/// `bind`.
 pub fn bind(name: &str) -> io::Result<Listener> {
     platform::bind(service_path(name)?)
 }
@@ -180,14 +189,15 @@ mod platform {
 
 #[cfg(unix)]
 mod platform {
-    use super::{Listener, Stream};
+    use super::Listener;
     use std::ffi::OsString;
-    use std::fs::{self, File};
+    use std::fs::{self, File, TryLockError};
     use std::io::{self, ErrorKind};
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::os::unix::io::OwnedFd;
     use std::os::unix::net::UnixDatagram;
     use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
 
     /// The longest path a socket address holds: `sun_path` less its terminating NUL.
     pub(super) const MAX_SOCKET_PATH: usize =
@@ -198,17 +208,22 @@ mod platform {
         };
 
     pub(super) fn service_path(name: &str) -> io::Result<PathBuf> {
-        socket_path(name, std::env::var_os("XDG_RUNTIME_DIR"))
+        socket_path(name, std::env::var_os("XDG_RUNTIME_DIR"), user_id()?)
     }
 
-    /// The socket path of a valid service name, given the value of `XDG_RUNTIME_DIR`.
-    pub(super) fn socket_path(name: &str, runtime_dir: Option<OsString>) -> io::Result<PathBuf> {
+    /// The socket path of a valid service name, given the value of `XDG_RUNTIME_DIR`
+    /// and the user id.
+    pub(super) fn socket_path(
+        name: &str,
+        runtime_dir: Option<OsString>,
+        uid: u32,
+    ) -> io::Result<PathBuf> {
         let runtime_dir = runtime_dir
             .map(PathBuf::from)
-            .filter(|dir| dir.is_absolute() && dir.is_dir());
+            .filter(|dir| is_private_dir(dir, uid));
         let path = match runtime_dir {
             Some(dir) => dir.join(format!("{name}.sock")),
-            None => std::env::temp_dir().join(format!("{name}-{}.sock", user_id()?)),
+            None => std::env::temp_dir().join(format!("{name}-{uid}.sock")),
         };
         if path.as_os_str().len() > MAX_SOCKET_PATH {
             return Err(io::Error::new(
@@ -223,6 +238,16 @@ mod platform {
         Ok(path)
     }
 
+    /// Whether `dir` is a runtime directory as the XDG spec describes it: an absolute
+    /// path to a directory owned by the user `uid` that only that user may enter
+    /// (mode `0700`). After `su` without `-`, `XDG_RUNTIME_DIR` still names the other
+    /// user's directory; a directory anyone may enter would expose the sockets.
+    pub(super) fn is_private_dir(dir: &Path, uid: u32) -> bool {
+        dir.is_absolute()
+            && fs::metadata(dir)
+                .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    }
+
     /// The effective user id, without libc or `unsafe`: a new socket belongs to the
     /// user who creates it, and `fstat` reports that owner.
     pub(super) fn user_id() -> io::Result<u32> {
@@ -230,24 +255,85 @@ mod platform {
         Ok(socket.metadata()?.uid())
     }
 
+    /// Binds `path`; over a stale socket file (left by a listener that is gone), the
+    /// file is replaced, but only under the name's lock and only if it is still stale
+    /// once the lock is held, so that of several processes doing this at once exactly
+    /// one gets the name. The socket is then made `0600`.
     pub(super) fn bind(path: PathBuf) -> io::Result<Listener> {
-        match Listener::bind(&path) {
-            Err(err) if err.kind() == ErrorKind::AddrInUse && is_stale_socket(&path) => {
-                fs::remove_file(&path).map_err(|e| {
-                    let message = format!("cannot remove stale socket {}: {e}", path.display());
-                    io::Error::new(e.kind(), message)
-                })?;
-                Listener::bind(&path)
-            }
-            result => result,
-        }
+        let listener = match Listener::bind(&path) {
+            Err(err) if err.kind() == ErrorKind::AddrInUse => replace_stale(&path, err)?,
+            result => result?,
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        Ok(listener)
     }
 
-    /// Whether `path` is a socket file nobody listens on.
+    fn replace_stale(path: &Path, in_use: io::Error) -> io::Result<Listener> {
+        if !is_stale_socket(path) {
+            return Err(in_use);
+        }
+        let _lock = NameLock::take(path)?;
+        if !is_stale_socket(path) {
+            return Err(in_use);
+        }
+        fs::remove_file(path).map_err(|e| {
+            let message = format!("cannot remove stale socket {}: {e}", path.display());
+            io::Error::new(e.kind(), message)
+        })?;
+        Listener::bind(path)
+    }
+
+    /// Whether `path` is a socket file no socket is bound to. The check connects a
+    /// datagram socket, which never waits and never reaches a stream server's accept
+    /// queue: the system refuses it (ECONNREFUSED) only if no socket is bound there,
+    /// and a bound stream socket, listening or not, full queue or not, gives another
+    /// error (EPROTOTYPE: Linux `unix_find_bsd`, FreeBSD and macOS `unp_connect`).
     fn is_stale_socket(path: &Path) -> bool {
-        let is_socket = fs::symlink_metadata(path).map_or(false, |m| m.file_type().is_socket());
+        let is_socket = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
         is_socket
-            && matches!(Stream::connect(path), Err(e) if e.kind() == ErrorKind::ConnectionRefused)
+            && matches!(
+                UnixDatagram::unbound().and_then(|probe| probe.connect(path)),
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused
+            )
+    }
+
+    /// An exclusive lock on `NAME.sock.lock` beside the socket, held while a stale
+    /// socket is replaced. The system drops it if the process dies; the empty file
+    /// stays (removing it would let two processes lock two different files).
+    struct NameLock {
+        _held: File,
+    }
+
+    impl NameLock {
+        /// How long to wait for another process that is replacing the same socket.
+        const PATIENCE: Duration = Duration::from_secs(2);
+
+        fn take(socket: &Path) -> io::Result<NameLock> {
+            let mut name = socket.as_os_str().to_owned();
+            name.push(".lock");
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(PathBuf::from(name))?;
+            let start = Instant::now();
+            loop {
+                match file.try_lock() {
+                    Ok(()) => return Ok(NameLock { _held: file }),
+                    Err(TryLockError::WouldBlock) if start.elapsed() < Self::PATIENCE => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(TryLockError::WouldBlock) => {
+                        return Err(io::Error::new(
+                            ErrorKind::AddrInUse,
+                            format!("{} is being bound by another process", socket.display()),
+                        ))
+                    }
+                    Err(TryLockError::Error(e)) => return Err(e),
+                }
+            }
+        }
     }
 }
 
@@ -311,17 +397,56 @@ mod tests {
         use super::super::platform::{socket_path, user_id, MAX_SOCKET_PATH};
         use super::*;
         use std::ffi::OsString;
-        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
         fn temp_path(name: &str) -> PathBuf {
             std::env::temp_dir().join(format!("{name}-{}.sock", user_id().unwrap()))
         }
 
+        /// A new directory of ours with `mode`, removed on drop.
+        struct Dir(PathBuf);
+
+        impl Dir {
+            fn new(test: &str, mode: u32) -> Dir {
+                let dir =
+                    std::env::temp_dir().join(format!("winpipe-{test}-{}", std::process::id()));
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+                Dir(dir)
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+
+        fn path(name: &str, runtime_dir: Option<OsString>) -> io::Result<PathBuf> {
+            socket_path(name, runtime_dir, user_id().unwrap())
+        }
+
         #[test]
-        fn runtime_dir_is_used_when_it_is_an_absolute_directory() {
-            let dir = std::env::temp_dir();
-            let path = socket_path("svc", Some(dir.clone().into())).unwrap();
-            assert_eq!(path, dir.join("svc.sock"));
+        fn runtime_dir_is_used_when_it_is_a_private_directory_of_ours() {
+            let dir = Dir::new("rt-private", 0o700);
+            let got = path("svc", Some(dir.0.clone().into())).unwrap();
+            assert_eq!(got, dir.0.join("svc.sock"));
+        }
+
+        /// After `su` without `-` the variable names another user's directory; and a
+        /// directory others may enter would expose the sockets.
+        #[test]
+        fn runtime_dir_of_another_user_or_open_to_others_is_not_used() {
+            let open = Dir::new("rt-open", 0o755);
+            let got = path("svc", Some(open.0.clone().into())).unwrap();
+            assert_eq!(got, temp_path("svc"));
+            let private = Dir::new("rt-theirs", 0o700);
+            let someone_else = user_id().unwrap() + 1;
+            let got = socket_path("svc", Some(private.0.clone().into()), someone_else).unwrap();
+            assert_eq!(
+                got,
+                std::env::temp_dir().join(format!("svc-{someone_else}.sock"))
+            );
         }
 
         #[test]
@@ -336,8 +461,8 @@ mod tests {
                 Some(file.clone().into()), // a file, not a directory
             ];
             for runtime_dir in unusable {
-                let path = socket_path("svc", runtime_dir.clone()).unwrap();
-                assert_eq!(path, temp_path("svc"), "{runtime_dir:?}");
+                let got = path("svc", runtime_dir.clone()).unwrap();
+                assert_eq!(got, temp_path("svc"), "{runtime_dir:?}");
             }
             std::fs::remove_file(file).unwrap();
         }
@@ -353,24 +478,23 @@ mod tests {
 
         #[test]
         fn service_path_follows_the_environment() {
-            let path = service_path("svc").unwrap();
+            let got = service_path("svc").unwrap();
             assert_eq!(
-                path,
-                socket_path("svc", std::env::var_os("XDG_RUNTIME_DIR")).unwrap()
+                got,
+                path("svc", std::env::var_os("XDG_RUNTIME_DIR")).unwrap()
             );
-            assert!(path.is_absolute(), "{path:?}");
+            assert!(got.is_absolute(), "{got:?}");
         }
 
         #[test]
         fn too_long_a_socket_path_is_invalid_input() {
             // A real directory whose path is long enough that a 64-byte name overflows.
-            let dir = std::env::temp_dir()
-                .join(format!("winpipe-long-{}", std::process::id()))
-                .join("d".repeat(60));
+            let parent = Dir::new("long", 0o700);
+            let dir = parent.0.join("d".repeat(60));
             std::fs::create_dir_all(&dir).unwrap();
-            let short = socket_path("a", Some(dir.clone().into()));
-            let long = socket_path(&"x".repeat(64), Some(dir.clone().into()));
-            std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+            let short = path("a", Some(dir.clone().into()));
+            let long = path(&"x".repeat(64), Some(dir.clone().into()));
             assert_eq!(short.unwrap(), dir.join("a.sock"));
             let err = long.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput);

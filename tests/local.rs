@@ -114,19 +114,13 @@ fn bind_while_someone_listens_is_addr_in_use_and_keeps_the_listener() {
         let err = local::bind(&name).map(drop).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
 
-        // The first listener still serves. On Unix the second bind's check connected
-        // and closed at once: skip that client.
+        // The first listener still serves, and the second bind's check left no client
+        // in its queue: the first one it accepts is ours.
         let mut client = timed(local::connect(&name).unwrap());
         client.write_all(b"still here").unwrap();
         let mut buf = [0; 10];
-        loop {
-            let mut server = timed(listener.accept().unwrap().0);
-            match server.read_exact(&mut buf) {
-                Ok(()) => break,
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => continue,
-                Err(e) => panic!("{e}"),
-            }
-        }
+        let mut server = timed(listener.accept().unwrap().0);
+        server.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"still here");
     });
 }
@@ -178,4 +172,156 @@ fn bind_leaves_a_file_that_is_not_a_socket_alone() {
     let err = local::bind(&name).map(drop).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
     assert_eq!(std::fs::read(&cleanup.0).unwrap(), b"precious");
+}
+
+/// A Unix socket server made by another program (Python's `socket` module), which can
+/// do what std cannot: listen with a backlog of 0, or bind without listening.
+#[cfg(unix)]
+mod foreign {
+    use std::io::{BufRead, BufReader};
+    use std::path::Path;
+    use std::process::{Child, Command, Stdio};
+
+    /// A running Python server on `path`, killed on drop.
+    pub struct Server(Child);
+
+    /// `listen(0)` and one client queued: the accept queue is full, so a blocking
+    /// connect from anyone else waits until the server accepts (Linux) or is refused
+    /// (macOS, the BSDs).
+    pub const FULL_QUEUE: &str = "s.listen(0)\nc = socket.socket(socket.AF_UNIX)\n\
+        c.setblocking(False)\ntry:\n    c.connect(p)\nexcept BlockingIOError:\n    pass\n";
+    /// Bound, not listening yet (the moment between bind() and listen()).
+    pub const BOUND_ONLY: &str = "";
+
+    impl Server {
+        pub fn start(path: &Path, then: &str) -> Server {
+            let script = format!(
+                "import socket, sys, time\np = sys.argv[1]\n\
+                 s = socket.socket(socket.AF_UNIX)\ns.bind(p)\n{then}\
+                 print('ready', flush=True)\ntime.sleep(60)\n"
+            );
+            let mut child = Command::new("python3")
+                .arg("-c")
+                .arg(script)
+                .arg(path)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3 runs the foreign server (install Debian's python3)");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert_eq!(line.trim(), "ready", "the foreign server did not start");
+            Server(child)
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A live server whose accept queue is full is in use: `bind` says `AddrInUse` at once
+/// instead of blocking in a connect (Linux) or taking the name (macOS, the BSDs).
+#[cfg(unix)]
+#[test]
+fn bind_over_a_live_server_with_a_full_queue_is_addr_in_use_at_once() {
+    let name = service("full-queue");
+    let cleanup = Cleanup::new(&name);
+    let _server = foreign::Server::start(&cleanup.0, foreign::FULL_QUEUE);
+    let err = within(Duration::from_secs(3), move || local::bind(&name).map(drop))
+        .expect_err("bound over a live server");
+    assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+}
+
+/// A socket bound but not yet listening belongs to a server starting up: `bind` must
+/// not take it for a stale file and remove it.
+#[cfg(unix)]
+#[test]
+fn bind_over_a_server_between_bind_and_listen_is_addr_in_use() {
+    use std::os::unix::fs::MetadataExt;
+    let name = service("bound-only");
+    let cleanup = Cleanup::new(&name);
+    let _server = foreign::Server::start(&cleanup.0, foreign::BOUND_ONLY);
+    let inode = std::fs::metadata(&cleanup.0).unwrap().ino();
+    let err = within(Duration::from_secs(3), move || local::bind(&name).map(drop))
+        .expect_err("bound over a starting server");
+    assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+    let after = std::fs::metadata(&cleanup.0).unwrap().ino();
+    assert_eq!(inode, after, "the server's socket file was replaced");
+}
+
+/// Processes that bind one name over a stale socket file at the same moment: exactly
+/// one gets it, the others `AddrInUse`, and clients reach the one that got it.
+#[cfg(unix)]
+#[test]
+fn simultaneous_binds_over_a_stale_socket_give_the_name_to_one() {
+    use std::sync::{Arc, Barrier};
+    within(LIMIT, || {
+        let name = service("stale-race");
+        let _cleanup = Cleanup::new(&name);
+        for round in 0..40 {
+            drop(local::bind(&name).unwrap()); // leaves a stale socket file
+            let start = Arc::new(Barrier::new(4));
+            let binders: Vec<_> = (0..4)
+                .map(|_| {
+                    let (name, start) = (name.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        local::bind(&name)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = binders.into_iter().map(|t| t.join().unwrap()).collect();
+            let winners: Vec<&Listener> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(winners.len(), 1, "round {round}: {results:?}");
+            for r in &results {
+                if let Err(e) = r {
+                    assert_eq!(e.kind(), ErrorKind::AddrInUse, "round {round}: {e}");
+                }
+            }
+            let mut client = timed(local::connect(&name).unwrap());
+            client.set_nonblocking(false).unwrap();
+            client.write_all(b"!").unwrap();
+            let mut server = timed(winners[0].accept().unwrap().0);
+            let mut one = [0u8; 1];
+            server.read_exact(&mut one).unwrap();
+        }
+    });
+}
+
+/// Windows looks pipe names up without regard to case; service names do the same on
+/// every platform, so "Svc" and "svc" are one service everywhere.
+#[test]
+fn service_names_ignore_case_on_every_platform() {
+    within(LIMIT, || {
+        let lower = service("case");
+        let upper = lower.to_ascii_uppercase();
+        let _cleanup = Cleanup::new(&lower);
+        assert_eq!(
+            local::service_path(&upper).unwrap(),
+            local::service_path(&lower).unwrap()
+        );
+        let listener = local::bind(&upper).unwrap();
+        let err = local::bind(&lower).map(drop).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+        let mut client = timed(local::connect(&lower).unwrap());
+        let mut server = timed(listener.accept().unwrap().0);
+        exchange(&mut client, &mut server, b"one service");
+    });
+}
+
+/// The socket is its owner's alone (0600), whatever the umask.
+#[cfg(unix)]
+#[test]
+fn the_socket_is_readable_and_writable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = service("mode");
+    let cleanup = Cleanup::new(&name);
+    let _listener = local::bind(&name).unwrap();
+    let mode = std::fs::metadata(&cleanup.0).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

@@ -1,6 +1,7 @@
 //! Pipe addresses: `\\.\pipe\NAME`, validated once.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::io::{self, ErrorKind};
 use std::path::Path;
 use std::sync::Arc;
@@ -26,9 +27,39 @@ const MAX_LEN: usize = 256;
 /// `\\.\pipe\`, trailing dots and spaces are dropped), so they would not name the pipe
 /// they seem to: `\\.\pipe\../C:/x` opens the file `C:\x`.
 /// Remote names (`\\server\pipe\NAME`) are not accepted: winpipe is for local IPC.
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing follow Windows, which looks pipe names up without regard to
+/// case: `\\.\PIPE\Svc` and `\\.\pipe\svc` are equal addresses (one pipe), while
+/// `as_pathname` keeps the spelling given.
+#[derive(Clone)]
 pub struct WinPipeSocketAddr {
     name: Option<Arc<str>>,
+}
+
+impl PartialEq for WinPipeSocketAddr {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.name, &other.name) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for WinPipeSocketAddr {}
+
+impl Hash for WinPipeSocketAddr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match &self.name {
+            Some(name) => {
+                state.write_u8(1);
+                for b in name.bytes() {
+                    state.write_u8(b.to_ascii_lowercase());
+                }
+            }
+            None => state.write_u8(0),
+        }
+    }
 }
 
 /// The spelling of [`WinPipeSocketAddr`] in winpipe 0.1's README.
@@ -220,5 +251,26 @@ mod tests {
         assert_eq!(unnamed.as_pathname(), None);
         assert_ne!(named, unnamed);
         assert_eq!(format!("{unnamed:?}"), "(unnamed)");
+    }
+
+    /// Windows finds `\\.\PIPE\Svc` and `\\.\pipe\svc` to be one pipe (NPFS looks
+    /// names up without regard to case): so do equality and hashing.
+    #[test]
+    fn addresses_compare_and_hash_without_regard_to_case() {
+        use std::collections::hash_map::DefaultHasher;
+        let hash = |a: &WinPipeSocketAddr| {
+            let mut h = DefaultHasher::new();
+            a.hash(&mut h);
+            h.finish()
+        };
+        let upper = WinPipeSocketAddr::from_pathname(r"\\.\PIPE\Svc").unwrap();
+        let lower = WinPipeSocketAddr::from_pathname(r"\\.\pipe\svc").unwrap();
+        assert_eq!(upper, lower);
+        assert_eq!(hash(&upper), hash(&lower));
+        assert_eq!(upper.as_pathname(), Some(Path::new(r"\\.\PIPE\Svc")));
+        let other = WinPipeSocketAddr::from_pathname(r"\\.\pipe\svc2").unwrap();
+        assert_ne!(upper, other);
+        let unnamed = WinPipeSocketAddr::unnamed();
+        assert_ne!(hash(&unnamed), hash(&lower));
     }
 }
