@@ -33,6 +33,8 @@ install_apt_packages() {
     dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed ||
       missing+=("$pkg")
   done
+  # tests/local.rs starts Unix socket servers std cannot make (listen(0)) in Python.
+  command -v python3 >/dev/null || missing+=(python3)
   ((${#missing[@]})) || return 0
   say "installing ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
