@@ -350,6 +350,44 @@ fn bind_returns_the_system_error_when_joining_fails() {
     });
 }
 
+/// An accept waiting at the instance limit tries to make an instance again after
+/// pauses of up to 50 ms; `set_nonblocking(true)` from another thread ends the pause
+/// at once, not at its end.
+#[test]
+fn set_nonblocking_stops_an_accept_waiting_at_the_instance_limit_at_once() {
+    within(LIMIT, || {
+        let name = pipe_name("limit_nonblocking");
+        let listener = ListenerOptions::new()
+            .backlog(1)
+            .max_instances(1)
+            .bind(&name)
+            .unwrap();
+        let _client = try_connect(&name).unwrap();
+        // The pipe's one instance is now a connection: the next accept waits.
+        let (_server, _) = listener.accept().unwrap();
+        let mut took = Vec::new();
+        for _ in 0..5 {
+            listener.set_nonblocking(false).unwrap();
+            let clone = listener.try_clone().unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let accept = thread::spawn(move || {
+                let result = clone.accept().map(drop);
+                tx.send(Instant::now()).unwrap();
+                result
+            });
+            thread::sleep(ms(300)); // well into the 50 ms pauses
+            let at = Instant::now();
+            listener.set_nonblocking(true).unwrap();
+            let returned = rx.recv_timeout(ms(2000)).expect("the accept returns");
+            let err = accept.join().unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::WouldBlock);
+            took.push(returned.saturating_duration_since(at));
+        }
+        took.sort();
+        assert!(took[2] < ms(10), "stopping took {took:?}");
+    });
+}
+
 #[test]
 fn connect_options_timeout_is_obeyed_and_zero_is_invalid() {
     within(LIMIT, || {

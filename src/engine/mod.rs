@@ -16,7 +16,7 @@ mod accept;
 pub(crate) mod connect;
 mod io;
 
-pub(crate) use accept::{accept, Listen};
+pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};
 pub(crate) use io::{peek, read, read_vectored, write, write_vectored, MAX_WRITE};
 

@@ -4,7 +4,7 @@ use super::sim::{Event, SimClock, SimPort};
 use super::*;
 use crate::ffi::*;
 use std::cell::RefCell;
-use std::io::{ErrorKind, IoSlice, IoSliceMut};
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -559,6 +559,8 @@ struct ScriptedListen {
     /// How many creates fail with ERROR_PIPE_BUSY first (the instance limit).
     busy: usize,
     slept: Vec<Duration>,
+    /// The failure kept for `take_error`.
+    kept: Option<io::Error>,
 }
 
 /// How the next ConnectNamedPipe ends: at once (with an optional error), or pending
@@ -654,6 +656,12 @@ impl Listen for ScriptedListen {
     fn sleep(&mut self, pause: Duration) {
         self.slept.push(pause);
     }
+    fn keep_failure(&mut self, err: io::Error) {
+        self.kept.get_or_insert(err);
+    }
+    fn take_failure(&mut self) -> Option<io::Error> {
+        self.kept.take()
+    }
 }
 
 fn listener() -> ScriptedListen {
@@ -662,7 +670,18 @@ fn listener() -> ScriptedListen {
         fail_create: None,
         busy: 0,
         slept: Vec::new(),
+        kept: None,
     }
+}
+
+/// A backlog of one, empty or with one instance made by `listener`.
+fn backlog(listener: Option<&mut ScriptedListen>) -> Backlog<Instance> {
+    let waiting = listener.map(|l| l.create().unwrap()).into_iter().collect();
+    Backlog::new(1, waiting)
+}
+
+fn oldest(backlog: &Backlog<Instance>) -> Option<usize> {
+    backlog.oldest().map(|i| i.id)
 }
 
 #[test]
@@ -670,17 +689,12 @@ fn accept_counts_early_and_departed_clients_as_connected() {
     for code in [None, Some(ERROR_PIPE_CONNECTED), Some(ERROR_NO_DATA)] {
         set_answers(vec![Answer::Done(code)]);
         let mut listener = listener();
-        let mut listening = None;
+        let mut backlog = backlog(None);
         let clock = SimClock::default();
-        let (accepted, refill) =
-            accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+        let accepted = backlog.accept(&mut listener, &blocking(), &clock).unwrap();
         assert_eq!(accepted.id, 1);
-        assert!(refill.is_none());
-        assert_eq!(
-            listening.as_ref().map(|i| i.id),
-            Some(2),
-            "a fresh instance listens"
-        );
+        assert!(listener.kept.is_none());
+        assert_eq!(oldest(&backlog), Some(2), "a fresh instance listens");
     }
 }
 
@@ -688,17 +702,19 @@ fn accept_counts_early_and_departed_clients_as_connected() {
 fn nonblocking_accept_keeps_the_listening_instance() {
     set_answers(vec![Answer::Pend, Answer::Done(Some(ERROR_PIPE_CONNECTED))]);
     let mut listener = listener();
-    let mut listening = None;
+    let mut backlog = backlog(None);
     let clock = SimClock::default();
     let nonblocking = || Policy {
         nonblocking: true,
         ..Policy::default()
     };
-    let err = accept(&mut listener, &mut listening, &nonblocking, &clock).unwrap_err();
+    let err = backlog
+        .accept(&mut listener, &nonblocking, &clock)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
-    assert_eq!(listening.as_ref().map(|i| i.id), Some(1), "instance kept");
+    assert_eq!(oldest(&backlog), Some(1), "instance kept, still the oldest");
     // The client that arrives later is accepted on the same instance.
-    let (accepted, _) = accept(&mut listener, &mut listening, &nonblocking, &clock).unwrap();
+    let accepted = backlog.accept(&mut listener, &nonblocking, &clock).unwrap();
     assert_eq!(accepted.id, 1);
 }
 
@@ -709,49 +725,74 @@ fn a_cancel_from_a_setter_does_not_fail_accept() {
         Answer::Done(None),
     ]);
     let mut listener = listener();
-    let mut listening = None;
+    let mut backlog = backlog(None);
     let clock = SimClock::default();
-    let (accepted, _) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    let accepted = backlog.accept(&mut listener, &blocking(), &clock).unwrap();
     assert_eq!(accepted.id, 1);
 }
 
+/// A failure to make the next instance is kept for `take_error`, and reported once:
+/// the accept after it, finding no instance, returns it instead of failing twice.
 #[test]
-fn accept_reports_a_failed_refill_without_losing_the_client() {
+fn a_failed_refill_is_reported_once_and_loses_no_client() {
     set_answers(vec![Answer::Done(None)]);
     let mut listener = listener();
-    let mut listening = Some(listener.create().unwrap());
+    let mut backlog = backlog(Some(&mut listener));
     listener.fail_create = Some(ERROR_ACCESS_DENIED);
     let clock = SimClock::default();
-    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    let accepted = backlog.accept(&mut listener, &blocking(), &clock).unwrap();
     assert_eq!(accepted.id, 1);
-    assert_eq!(
-        refill.unwrap().raw_os_error(),
-        Some(ERROR_ACCESS_DENIED as i32)
-    );
-    assert!(listening.is_none());
+    let kept = listener.kept.as_ref().and_then(io::Error::raw_os_error);
+    assert_eq!(kept, Some(ERROR_ACCESS_DENIED as i32));
+    assert_eq!(backlog.len(), 0);
+    // No instance: the accept says why, taking the kept failure.
+    let err = backlog
+        .accept(&mut listener, &blocking(), &clock)
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
+    assert!(listener.kept.is_none(), "reported twice");
 }
 
 #[test]
 fn a_broken_instance_is_replaced() {
     set_answers(vec![Answer::Done(Some(ERROR_INVALID_HANDLE))]);
     let mut listener = listener();
-    let mut listening = None;
+    let mut backlog = backlog(None);
     let clock = SimClock::default();
-    let err = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap_err();
+    let err = backlog
+        .accept(&mut listener, &blocking(), &clock)
+        .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(ERROR_INVALID_HANDLE as i32));
-    assert_eq!(listening.as_ref().map(|i| i.id), Some(2));
+    assert_eq!(oldest(&backlog), Some(2));
+}
+
+/// A broken instance whose replacement cannot be made: the accept reports the broken
+/// instance, `take_error` the replacement's failure.
+#[test]
+fn a_failed_replacement_is_kept_for_take_error() {
+    set_answers(vec![Answer::Done(Some(ERROR_INVALID_HANDLE))]);
+    let mut listener = listener();
+    let mut backlog = backlog(Some(&mut listener));
+    listener.fail_create = Some(ERROR_ACCESS_DENIED);
+    let err = backlog
+        .accept(&mut listener, &blocking(), &SimClock::default())
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(ERROR_INVALID_HANDLE as i32));
+    let kept = listener.take_failure().and_then(|e| e.raw_os_error());
+    assert_eq!(kept, Some(ERROR_ACCESS_DENIED as i32));
 }
 
 #[test]
 fn accept_waits_while_the_pipe_has_its_maximum_of_instances() {
     set_answers(vec![Answer::Done(Some(ERROR_PIPE_CONNECTED))]);
     let mut listener = listener();
-    listener.busy = 7;
-    let mut listening = None;
+    // The first refusal is the backlog's fill; seven more while accept waits.
+    listener.busy = 8;
+    let mut backlog = backlog(None);
     let clock = SimClock::default();
-    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    let accepted = backlog.accept(&mut listener, &blocking(), &clock).unwrap();
     assert_eq!(accepted.id, 1);
-    assert!(refill.is_none());
+    assert!(listener.kept.is_none());
     let ms = Duration::from_millis;
     assert_eq!(
         listener.slept,
@@ -762,51 +803,50 @@ fn accept_waits_while_the_pipe_has_its_maximum_of_instances() {
 #[test]
 fn nonblocking_accept_at_the_instance_limit_would_block_without_sleeping() {
     let mut listener = listener();
-    listener.busy = 1;
-    let mut listening = None;
+    listener.busy = 2;
+    let mut backlog = backlog(None);
     let nonblocking = || Policy {
         nonblocking: true,
         ..Policy::default()
     };
-    let err = accept(
-        &mut listener,
-        &mut listening,
-        &nonblocking,
-        &SimClock::default(),
-    )
-    .unwrap_err();
+    let err = backlog
+        .accept(&mut listener, &nonblocking, &SimClock::default())
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
     assert!(listener.slept.is_empty());
-    assert!(listening.is_none());
+    assert_eq!(backlog.len(), 0);
 }
 
 #[test]
 fn reaching_the_instance_limit_on_refill_is_not_an_error() {
     set_answers(vec![Answer::Done(None)]);
     let mut listener = listener();
-    let mut listening = Some(listener.create().unwrap());
+    let mut backlog = backlog(Some(&mut listener));
     listener.busy = 1;
     let clock = SimClock::default();
-    let (accepted, refill) = accept(&mut listener, &mut listening, &blocking(), &clock).unwrap();
+    let accepted = backlog.accept(&mut listener, &blocking(), &clock).unwrap();
     assert_eq!(accepted.id, 1);
-    assert!(refill.is_none(), "the limit is expected, not an error");
-    assert!(listening.is_none());
+    assert!(
+        listener.kept.is_none(),
+        "the limit is expected, not an error"
+    );
+    assert_eq!(backlog.len(), 0);
 }
 
 #[test]
-fn other_create_errors_are_returned_at_once() {
+fn other_create_errors_are_returned_once() {
     let mut listener = listener();
     listener.fail_create = Some(ERROR_ACCESS_DENIED);
-    let mut listening = None;
-    let err = accept(
-        &mut listener,
-        &mut listening,
-        &blocking(),
-        &SimClock::default(),
-    )
-    .unwrap_err();
+    let mut backlog = backlog(None);
+    let err = backlog
+        .accept(&mut listener, &blocking(), &SimClock::default())
+        .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(ERROR_ACCESS_DENIED as i32));
     assert!(listener.slept.is_empty());
+    assert!(
+        listener.kept.is_none(),
+        "reported by accept, not again by take_error"
+    );
 }
 
 /// A port that records the length of every request and completes it at once with as

@@ -4,9 +4,10 @@ use super::addr::WinPipeSocketAddr;
 use super::options::ListenerOptions;
 use super::shared::Shared;
 use super::stream::WinStream;
-use crate::engine::{self, Code, Issued, Listen, Policy, Port, Request, Since, Wake};
+use crate::engine::{self, Backlog, Code, Issued, Listen, Policy, Port, Request, Since, Wake};
 use crate::ffi::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT};
 use crate::sys::{self, lock, Handle, InstanceSpec, OwnerOnly, Pipe};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
@@ -56,14 +57,15 @@ struct Inner {
     addr: WinPipeSocketAddr,
     shared: Arc<Shared>,
     /// The instances waiting for clients, oldest first.
-    listening: Mutex<VecDeque<Instance>>,
-    backlog: usize,
+    backlog: Mutex<Backlog<Instance>>,
     in_buffer: u32,
     out_buffer: u32,
     max_instances: u32,
     security: Option<OwnerOnly>,
     reject_remote: bool,
-    /// Why the last accept could not make the next instance.
+    /// A failure to make an instance not reported yet (`take_error`, or the next
+    /// accept that finds no instance). Apart from `backlog` so that `take_error` never
+    /// waits for an accept.
     error: Mutex<Option<io::Error>>,
 }
 
@@ -98,15 +100,30 @@ impl Port for Instance {
     }
 }
 
-impl Listen for &Inner {
+/// The listener as one accept uses it: `seen` is the settings generation its policy
+/// last read, so that a pause at the instance limit ends at the next setter.
+struct Acceptor<'a> {
+    inner: &'a Inner,
+    seen: &'a Cell<u64>,
+}
+
+impl Listen for Acceptor<'_> {
     type Instance = Instance;
 
     fn create(&mut self) -> Result<Instance, Code> {
-        self.create_instance(false)
+        self.inner.create_instance(false)
     }
 
     fn sleep(&mut self, pause: Duration) {
-        std::thread::sleep(pause);
+        self.inner.shared.pause(pause, self.seen.get());
+    }
+
+    fn keep_failure(&mut self, err: io::Error) {
+        lock(&self.inner.error).get_or_insert(err);
+    }
+
+    fn take_failure(&mut self) -> Option<io::Error> {
+        lock(&self.inner.error).take()
     }
 }
 
@@ -131,21 +148,6 @@ impl Inner {
     /// The buffer size our writes meet: the smaller of the two, as created.
     fn quota(&self) -> usize {
         self.in_buffer.min(self.out_buffer) as usize
-    }
-
-    /// Makes instances until `backlog` wait, or the pipe's instance limit is reached.
-    /// Another failure is kept for `take_error`; the next accept tries again.
-    fn top_up(&self, listening: &mut VecDeque<Instance>) {
-        while listening.len() < self.backlog {
-            match self.create_instance(false) {
-                Ok(instance) => listening.push_back(instance),
-                Err(ERROR_PIPE_BUSY) => break,
-                Err(code) => {
-                    *lock(&self.error) = Some(engine::os_error(code));
-                    break;
-                }
-            }
-        }
     }
 }
 
@@ -201,8 +203,7 @@ impl WinListener {
         let inner = Arc::new(Inner {
             addr: addr.clone(),
             shared: Shared::new(),
-            listening: Mutex::new(VecDeque::new()),
-            backlog: options.backlog,
+            backlog: Mutex::new(Backlog::new(options.backlog, VecDeque::new())),
             in_buffer: options.in_buffer_size,
             out_buffer: options.out_buffer_size,
             max_instances: options.instance_limit(),
@@ -219,7 +220,7 @@ impl WinListener {
                 Err(code) => return Err(engine::os_error(code)),
             }
         }
-        *lock(&inner.listening) = listening;
+        *lock(&inner.backlog) = Backlog::new(options.backlog, listening);
         Ok(WinListener { inner })
     }
 
@@ -263,33 +264,17 @@ impl WinListener {
     /// ```
     pub fn accept(&self) -> io::Result<(WinStream, WinPipeSocketAddr)> {
         let inner: &Inner = &self.inner;
-        let (instance, refill_error) = {
-            let mut listening = lock(&inner.listening);
-            inner.top_up(&mut listening);
-            let policy = || Policy {
-                nonblocking: inner.shared.settings().nonblocking,
+        let seen = Cell::new(0);
+        let policy = || {
+            let (settings, generation) = inner.shared.snapshot();
+            seen.set(generation);
+            Policy {
+                nonblocking: settings.nonblocking,
                 ..Policy::default()
-            };
-            // The oldest instance is the one the next client gets.
-            let mut oldest = listening.pop_front();
-            let before = oldest.as_ref().map(|i| i.handle.raw());
-            let result = engine::accept(&mut &*inner, &mut oldest, &policy, &Since::start());
-            if let Some(instance) = oldest {
-                // The same instance (a stopped accept) stays the oldest; a new one is
-                // the newest.
-                if Some(instance.handle.raw()) == before {
-                    listening.push_front(instance);
-                } else {
-                    listening.push_back(instance);
-                }
             }
-            let accepted = result?;
-            inner.top_up(&mut listening);
-            accepted
         };
-        if let Some(err) = refill_error {
-            *lock(&inner.error) = Some(err);
-        }
+        let mut acceptor = Acceptor { inner, seen: &seen };
+        let instance = lock(&inner.backlog).accept(&mut acceptor, &policy, &Since::start())?;
         let stream = WinStream::accepted(instance.handle, inner.addr.clone(), inner.quota());
         Ok((stream, WinPipeSocketAddr::unnamed()))
     }
@@ -316,8 +301,11 @@ impl WinListener {
         Ok(())
     }
 
-    /// The error met when an accept could not create the next instance (the next
-    /// accept tries again), once; `Ok(None)` otherwise.
+    /// A failure to create the next waiting instance that nothing has reported yet
+    /// (the listener tries again at the next accept), once; `Ok(None)` otherwise. Each
+    /// failure reaches the caller once: here, or as the error of an accept that finds
+    /// no instance waiting because of it. Failures that come while one is waiting to be
+    /// reported are counted as that one.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         Ok(lock(&self.inner.error).take())
     }
@@ -347,7 +335,7 @@ impl WinListener {
     /// its security descriptor back.
     #[cfg(test)]
     pub(crate) fn waiting_handle(&self) -> Option<crate::ffi::HANDLE> {
-        lock(&self.inner.listening).front().map(|i| i.handle.raw())
+        lock(&self.inner.backlog).oldest().map(|i| i.handle.raw())
     }
 }
 

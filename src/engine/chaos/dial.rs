@@ -7,10 +7,11 @@ use super::kernel::{self, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
 use super::{Source, CHAOS_PER_CALL};
 use crate::engine::connect::WAIT_SLICE;
-use crate::engine::{self, Code, Dial, Issued, Listen, Port, Request, Wake};
+use crate::engine::{self, Backlog, Code, Dial, Issued, Listen, Port, Request, Wake};
 use crate::ffi::*;
 use std::cell::RefCell;
-use std::io::ErrorKind;
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind};
 use std::time::Duration;
 
 /// One of our server instances.
@@ -44,26 +45,60 @@ impl Drop for Inst<'_, '_> {
     }
 }
 
-struct Listener<'w, 's>(&'w Cell<'s>);
+/// How creating an instance fails here, other than at the instance limit: codes no
+/// ConnectNamedPipe fails with here, so that the checks can tell them apart.
+const CREATE_FAILURES: [Code; 2] = [ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY];
+
+/// Our listener as the kernel sees it: instance creation that fails at any step (the
+/// instance limit, or another error), and the failure kept for `take_error`.
+struct Listener<'w, 's> {
+    cell: &'w Cell<'s>,
+    kept: Option<io::Error>,
+    /// Every failure to create an instance (other than the limit) so far.
+    failures: Vec<Code>,
+    /// The limit was met in the current call.
+    limited: bool,
+}
 
 impl<'w, 's> Listen for Listener<'w, 's> {
     type Instance = Inst<'w, 's>;
 
     fn create(&mut self) -> Result<Inst<'w, 's>, Code> {
-        let mut w = self.0.borrow_mut();
+        let mut w = self.cell.borrow_mut();
         let choice = w.pick();
         if choice % 16 == 13 {
-            let code = [ERROR_PIPE_BUSY, ERROR_ACCESS_DENIED][usize::from(choice / 16) % 2];
+            // Codes no ConnectNamedPipe here fails with, so the checks can tell them apart.
+            let code = [
+                ERROR_PIPE_BUSY,
+                ERROR_INVALID_PARAMETER,
+                ERROR_NOT_ENOUGH_MEMORY,
+            ][usize::from(choice / 16) % 3];
             w.call.codes.push(code);
+            if code == ERROR_PIPE_BUSY {
+                self.limited = true;
+            } else {
+                self.failures.push(code);
+            }
             return Err(code);
         }
         let id = w.space.create();
-        Ok(Inst { cell: self.0, id })
+        Ok(Inst {
+            cell: self.cell,
+            id,
+        })
     }
 
     fn sleep(&mut self, pause: Duration) {
         assert!(!pause.is_zero(), "invariant: slept for nothing");
-        self.0.borrow_mut().now += pause;
+        self.cell.borrow_mut().now += pause;
+    }
+
+    fn keep_failure(&mut self, err: io::Error) {
+        self.kept.get_or_insert(err);
+    }
+
+    fn take_failure(&mut self) -> Option<io::Error> {
+        self.kept.take()
     }
 }
 
@@ -177,11 +212,22 @@ impl<'w, 's> Dial for Dialer<'w, 's> {
     }
 }
 
-/// Runs at most `steps` connects, accepts and namespace events chosen by `src`.
+/// Runs at most `steps` connects, accepts, `take_error`s and namespace events chosen
+/// by `src`, with a listener whose backlog holds 1 to 4 instances.
 pub(crate) fn run(src: Source<'_>, steps: usize) {
     let cell = RefCell::new(World::new(src));
-    cell.borrow_mut().dir = Dir::Accept;
-    let mut listening: Option<Inst<'_, '_>> = None;
+    let size = {
+        let mut w = cell.borrow_mut();
+        w.dir = Dir::Accept;
+        1 + usize::from(w.src.byte() % 4)
+    };
+    let mut listener = Listener {
+        cell: &cell,
+        kept: None,
+        failures: Vec::new(),
+        limited: false,
+    };
+    let mut backlog = Backlog::new(size, VecDeque::new());
     let mut clients: Vec<Client<'_, '_>> = Vec::new();
     for _ in 0..steps {
         let (op, arg) = {
@@ -191,13 +237,13 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
             }
             (w.src.byte(), w.src.byte())
         };
-        match op % 8 {
+        match op % 9 {
             0 | 1 => {
                 if let Some(client) = one_connect(&cell, Duration::from_millis(u64::from(arg))) {
                     clients.push(client);
                 }
             }
-            2 | 3 => one_accept(&cell, &mut listening),
+            2 | 3 => one_accept(&cell, &mut listener, &mut backlog),
             4 => cell.borrow_mut().setter(),
             5 => cell.borrow_mut().space_event(arg),
             6 => {
@@ -205,6 +251,15 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
                     let i = usize::from(arg) % clients.len();
                     drop(clients.swap_remove(i));
                 }
+            }
+            7 => {
+                // take_error: a kept failure comes out once.
+                let kept = listener.take_failure();
+                assert!(
+                    listener.take_failure().is_none(),
+                    "invariant: a failure reported twice"
+                );
+                drop(kept);
             }
             _ => cell.borrow_mut().now += Duration::from_millis(u64::from(arg)),
         }
@@ -277,20 +332,38 @@ fn one_connect<'w, 's>(cell: &'w Cell<'s>, timeout: Duration) -> Option<Client<'
     }
 }
 
-fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) {
-    let before_id = listening.as_ref().map(|i| i.id);
-    let before = {
+fn one_accept<'w, 's>(
+    cell: &'w Cell<'s>,
+    listener: &mut Listener<'w, 's>,
+    backlog: &mut Backlog<Inst<'w, 's>>,
+) {
+    let before = backlog.oldest().map(|i| i.id);
+    let policy_before = {
         let mut w = cell.borrow_mut();
         w.begin_call(Dir::Accept);
         kernel::policy(&w.settings, Dir::Accept)
     };
+    listener.limited = false;
     let policy = || cell.borrow_mut().observe();
-    let result = engine::accept(&mut Listener(cell), listening, &policy, &KClock(cell));
+    let result = backlog.accept(listener, &policy, &KClock(cell));
     let mut w = cell.borrow_mut();
-    super::timing::Timing::of(&w, before).check();
-    let now_id = listening.as_ref().map(|i| i.id);
+    super::timing::Timing::of(&w, policy_before).check();
+    let now = backlog.oldest().map(|i| i.id);
+    // An instance listens after every accept, unless the pipe is at its instance limit
+    // or a failure to make one is kept for take_error (or is this accept's error).
+    let reported_failure = matches!(&result, Err(e) if e.raw_os_error().is_some_and(|c| CREATE_FAILURES.contains(&(c as Code))));
+    assert!(
+        now.is_some() || listener.limited || listener.kept.is_some() || reported_failure,
+        "invariant: no instance listens after accept, and nothing says why"
+    );
+    if reported_failure {
+        assert!(
+            listener.kept.is_none(),
+            "invariant: a failure to make an instance was returned and is still kept (reported twice)"
+        );
+    }
     match result {
-        Ok((inst, refill)) => {
+        Ok(inst) => {
             let slot = &mut w.space.slots[inst.id];
             assert!(
                 slot.client.is_some(),
@@ -298,33 +371,30 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
             );
             assert!(!slot.accepted, "invariant: accepted twice");
             slot.accepted = true;
-            // No fresh instance is an error only if the kernel said something other
-            // than "instance limit reached".
-            let limited = w.call.codes.contains(&ERROR_PIPE_BUSY);
-            assert!(
-                refill.is_none() || now_id.is_none(),
-                "invariant: refill error although an instance listens"
-            );
-            assert!(
-                now_id.is_some() || refill.is_some() || limited,
-                "invariant: no instance listens and no error says why"
-            );
+            if let Some(oldest) = before {
+                assert_eq!(
+                    oldest, inst.id,
+                    "invariant: accept took other than the oldest instance"
+                );
+            }
             assert_ne!(
-                now_id,
+                now,
                 Some(inst.id),
                 "invariant: accepted instance still listens"
             );
-            if let Some(err) = refill {
-                let code = err.raw_os_error().map(|c| c as Code);
-                assert!(code.is_some_and(|c| w.call.codes.contains(&c)));
-            }
             drop(w);
             drop(inst);
         }
         Err(err) => {
             if let Some(code) = err.raw_os_error() {
+                // A create failure may have been kept by an earlier call.
+                let given = if CREATE_FAILURES.contains(&(code as Code)) {
+                    listener.failures.contains(&(code as Code))
+                } else {
+                    w.call.codes.contains(&(code as Code))
+                };
                 assert!(
-                    w.call.codes.contains(&(code as Code)),
+                    given,
                     "invariant: accept error {code} the kernel never gave"
                 );
                 assert_ne!(code as Code, ERROR_OPERATION_ABORTED);
@@ -337,17 +407,11 @@ fn one_accept<'w, 's>(cell: &'w Cell<'s>, listening: &mut Option<Inst<'w, 's>>) 
                 ErrorKind::ConnectionAborted => assert!(p.shut),
                 _ => panic!("invariant: unexpected accept error {err:?}"),
             }
-            // With no instance to begin with, the stop may come while waiting for the
-            // instance limit: then there is none to keep.
-            let limited = before_id.is_none() && w.call.codes.contains(&ERROR_PIPE_BUSY);
-            assert!(
-                now_id.is_some() || limited,
-                "invariant: a stopped accept lost its instance"
-            );
-            if before_id.is_some() {
+            // A stopped accept keeps its instance, the oldest still.
+            if before.is_some() {
                 assert_eq!(
-                    before_id, now_id,
-                    "invariant: a stopped accept swapped instances"
+                    before, now,
+                    "invariant: a stopped accept moved its instance"
                 );
             }
         }
