@@ -99,9 +99,18 @@ pub(crate) fn read(
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
+    let mut again = false;
     loop {
-        if policy().shut || len == 0 {
+        let now = policy();
+        if now.shut || len == 0 {
             return Ok(0);
+        }
+        // Cancelled by a setter: obey the new settings before issuing again, so a
+        // stop costs no second operation (the first attempt is made whatever they say).
+        if again {
+            if let Err(why) = decide(now, clock.now()) {
+                return read_stopped(why);
+            }
         }
         let (done, why) = port.submit(Request::Read(&mut buf[..len]), READ, |issued| {
             drive(issued, Stop::ByPolicy, policy, clock)
@@ -109,17 +118,16 @@ pub(crate) fn read(
         if let Some(result) = outcome(clamped(done, len), why, true, read_stopped, os_error) {
             return result;
         }
-        // Cancelled by a setter: obey the new settings before issuing again, so a
-        // stop costs no second cancel round trip.
-        if let Err(why) = decide(policy(), clock.now()) {
-            return read_stopped(why);
-        }
+        again = true;
     }
 }
 
 /// How much one write may hand over, and what may stop it, under `policy`:
 /// `quota` is the pipe's buffer size if known (asked only when it matters).
-fn write_shape(policy: Policy, quota: &mut impl FnMut() -> Option<usize>) -> (usize, Stop) {
+pub(crate) fn write_shape(
+    policy: Policy,
+    quota: &mut impl FnMut() -> Option<usize>,
+) -> (usize, Stop) {
     if policy.timeout.is_none() && !policy.nonblocking {
         return (MAX_WRITE, Stop::ByShutdown);
     }
@@ -144,6 +152,7 @@ pub(crate) fn write(
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
+    let mut again = false;
     loop {
         let now = policy();
         if now.shut {
@@ -151,6 +160,12 @@ pub(crate) fn write(
         }
         if buf.is_empty() {
             return Ok(0);
+        }
+        // As in `read`: after a setter's cancel, the new settings may say stop.
+        if again {
+            if let Err(why) = decide(now, clock.now()) {
+                return write_stopped(why);
+            }
         }
         let (cap, stop) = write_shape(now, quota);
         let len = clamp_len(buf.len().min(cap));
@@ -175,10 +190,7 @@ pub(crate) fn write(
         if let Some(result) = outcome(done, why, false, write_stopped, write_error) {
             return result;
         }
-        // Cancelled by a setter: as in `read`.
-        if let Err(why) = decide(policy(), clock.now()) {
-            return write_stopped(why);
-        }
+        again = true;
     }
 }
 
@@ -222,7 +234,8 @@ pub(crate) fn peek(
 }
 
 /// Writes the slices with one WriteFile, as `write` would write their concatenation:
-/// they are gathered into `scratch` up to the length one write may hand over.
+/// they are gathered into `scratch` (up to `MAX_WRITE`), and `write` hands over as
+/// much of that as it may.
 pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
@@ -237,12 +250,11 @@ pub(crate) fn write_vectored(
         (Some(only), None) => return write(port, only, quota, policy, clock),
         _ => {}
     }
-    let (cap, _) = write_shape(policy(), quota);
     scratch.clear();
     for buf in bufs {
-        let room = cap - scratch.len();
+        let room = MAX_WRITE - scratch.len();
         scratch.extend_from_slice(&buf[..buf.len().min(room)]);
-        if scratch.len() == cap {
+        if scratch.len() == MAX_WRITE {
             break;
         }
     }

@@ -14,7 +14,7 @@
 
 mod accept;
 pub(crate) mod connect;
-mod io;
+pub(crate) mod io;
 
 pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};

@@ -5,7 +5,7 @@ use super::npfs::{Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
 pub(crate) use crate::engine::Settings;
-use crate::engine::{Code, Completion, Policy, Stop, Wake};
+use crate::engine::{decide, Code, Completion, Policy, Stop, Wake};
 use crate::ffi::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -62,6 +62,16 @@ pub(crate) struct CallLog {
     pub exact: bool,
     /// The last policy the engine read, and when (since the call began).
     pub observed: Option<(Duration, Policy)>,
+    /// The first policy it read.
+    pub first_policy: Option<Policy>,
+    /// Whether the last policy it read let it go on (`decide` said wait, not stop).
+    pub go: Option<bool>,
+    /// What the pipe's buffer size query answered, in order.
+    pub quota_answers: Vec<Option<usize>>,
+    /// The length of each write issued.
+    pub write_lens: Vec<usize>,
+    /// The last wait asked for no time at all.
+    pub last_wait_zero: bool,
 }
 
 /// The operation in flight.
@@ -231,7 +241,10 @@ impl<'s> World<'s> {
             self.setter();
         }
         let policy = policy(&self.settings, self.dir);
-        self.call.observed = Some((self.elapsed(), policy));
+        let elapsed = self.elapsed();
+        self.call.observed = Some((elapsed, policy));
+        self.call.first_policy.get_or_insert(policy);
+        self.call.go = Some(decide(policy, elapsed).is_ok());
         policy
     }
 
@@ -587,12 +600,24 @@ impl<'s> World<'s> {
 
     /// The engine waits on the operation's event.
     pub(crate) fn wait(&mut self, timeout: Option<Duration>, completed: bool) {
+        let zero = timeout == Some(Duration::ZERO);
+        assert!(
+            !(zero && self.call.last_wait_zero),
+            "invariant: two waits of no time in a row (a spin)"
+        );
+        self.call.last_wait_zero = zero;
+        let spurious = self.pick() % 4 == 3;
         let op = self.op.as_mut().expect("an operation is in flight");
         if !op.engine_cancelled {
             self.call.free_waits += 1;
         }
         let cap = |d: Duration| timeout.map_or(d, |t| d.min(t));
         if op.cancel || completed {
+            if spurious {
+                // The wait ends at once, before the cancel has landed: the engine
+                // must wait again rather than take the operation for settled.
+                return;
+            }
             // The cancel round trip (or a completion signalled a little late).
             op.force = true;
             let d = Duration::from_millis(u64::from(self.pick() % 3));

@@ -72,6 +72,21 @@ pub(crate) fn submit<R>(
             !w.held,
             "invariant: an operation issued while the kernel holds another"
         );
+        // A call's first read, write or connect is its attempt, made whatever the
+        // policy says but shutdown (a nonblocking call tries once). Anything issued
+        // after it, and a peek's wait for data, must follow a policy read that said
+        // go on: after a setter says stop, nothing more is issued.
+        let peek_wait = matches!(&buf, Buf::Read(b) if b.is_empty());
+        if w.call.issued > 0 || peek_wait {
+            assert_eq!(
+                w.call.go,
+                Some(true),
+                "invariant: an operation issued although the policy it last read said stop"
+            );
+        }
+        if let Buf::Write(b) = &buf {
+            w.call.write_lens.push(b.len());
+        }
         w.held = true;
         w.call.issued += 1;
         w.call.exact |= wake.stop == Stop::ByShutdown;

@@ -2,7 +2,8 @@
 
 use super::super::kernel::{policy, Settings, World};
 use super::super::timing::Timing;
-use crate::engine::{Code, Policy};
+use crate::engine::io::write_shape;
+use crate::engine::{Code, Policy, MAX_WRITE};
 use crate::ffi::{
     ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED,
 };
@@ -226,4 +227,21 @@ impl Expect {
 fn os_code(err: &io::Error) -> Option<i32> {
     err.raw_os_error()
         .or_else(|| err.get_ref()?.downcast_ref::<io::Error>()?.raw_os_error())
+}
+
+/// The first write of a call of `len` bytes (plain or vectored) hands over as much as
+/// the engine's own rule allows for the policy it read and the buffer size it was
+/// told: a write that gathers or sends less than that loses nothing, but is a bug.
+pub(super) fn whole_first_write(w: &World<'_>, len: usize) {
+    let c = &w.call;
+    let (Some(&first), Some(policy)) = (c.write_lens.first(), c.first_policy) else {
+        return;
+    };
+    let mut answers = c.quota_answers.iter().copied();
+    let (cap, _) = write_shape(policy, &mut || answers.next().flatten());
+    let expected = len.min(MAX_WRITE).min(cap);
+    assert_eq!(
+        first, expected,
+        "invariant: the first write of {len} bytes handed over {first}, not {expected}"
+    );
 }

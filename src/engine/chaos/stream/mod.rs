@@ -93,10 +93,9 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
 /// when the call fails (as it does after a disconnect).
 fn quota_of(cell: &Cell<'_>) -> Option<usize> {
     let mut w = cell.borrow_mut();
-    if w.pick() % 16 == 9 {
-        return None;
-    }
-    Some(w.out.quota)
+    let answer = (w.pick() % 16 != 9).then_some(w.out.quota);
+    w.call.quota_answers.push(answer);
+    answer
 }
 
 /// Runs one call with the policy and clock of direction `dir`.
@@ -179,6 +178,7 @@ fn one_write(cell: &Cell<'_>, len: usize, reported: u64) -> u64 {
     let (result, expect) = call(cell, Dir::Write, |port, policy, clock| {
         engine::write(port, &buf, &mut || quota_of(cell), &policy, clock)
     });
+    check::whole_first_write(&cell.borrow(), len);
     expect.write(&result, len, engine::MAX_WRITE)
 }
 
@@ -205,5 +205,6 @@ fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut 
             clock,
         )
     });
+    check::whole_first_write(&cell.borrow(), len);
     expect.write(&result, len, engine::MAX_WRITE)
 }
