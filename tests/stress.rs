@@ -24,8 +24,12 @@
 //!   report nothing: see the peek test at the end);
 //! - after the writer closed and everything was read, reads and peeks return `Ok(0)`
 //!   every time; after the reader closed, every write fails with `BrokenPipe`;
-//! - a call with a timeout (or in nonblocking mode) and no setter racing returns within
-//!   its timeout plus a few seconds; every run finishes within `RUN_LIMIT`.
+//! - a call with a timeout (or in nonblocking mode) returns within its timeout plus a
+//!   few seconds; on an end with a setter racing, which always has a timeout, within
+//!   the longest timeout plus a few seconds; every run finishes within `RUN_LIMIT`.
+//!
+//! A second test puts two reader threads on one direction: every 8-byte word of the
+//! stream reaches exactly one of them, each in order.
 //!
 //! The seed of each run is printed when it fails. Environment:
 //! `WINPIPE_STRESS_SEED` (decimal or `0x` hex) fixes the first run's seed (runs use
@@ -56,6 +60,10 @@ const DEFAULT_ROUNDS: u64 = 100;
 const RUN_LIMIT: Duration = Duration::from_secs(30);
 /// Slack over a call's timeout before it counts as hung: Wine can be slow.
 const CALL_SLACK: Duration = Duration::from_secs(3);
+/// The longest timeout a run sets. An end with a setter thread always has a timeout
+/// (the setter never clears it), so each of its calls is bounded by this plus the
+/// slack, whatever the setter does meanwhile.
+const MAX_TIMEOUT: Duration = Duration::from_millis(50);
 /// A reader that needs this many operations to reach end of stream is stuck.
 const MAX_READER_OPS: usize = 200_000;
 
@@ -130,8 +138,15 @@ impl Rng {
     fn timeout(&mut self) -> Option<Duration> {
         match self.below(10) {
             0..=3 => None,
-            4..=5 => Some(Duration::from_micros(self.range(1, 999) as u64)),
-            _ => Some(ms(self.range(1, 50) as u64)),
+            _ => Some(self.some_timeout()),
+        }
+    }
+
+    /// Under a millisecond, or 1 to `MAX_TIMEOUT`.
+    fn some_timeout(&mut self) -> Duration {
+        match self.below(6) {
+            0..=1 => Duration::from_micros(self.range(1, 999) as u64),
+            _ => ms(self.range(1, MAX_TIMEOUT.as_millis() as usize) as u64),
         }
     }
 }
@@ -230,10 +245,11 @@ struct Mode {
 }
 
 impl Mode {
-    /// A new stream's settings: blocking, no timeout.
+    /// A new stream's settings: blocking, no timeout (a raced end: `MAX_TIMEOUT`,
+    /// set by `Setter::spawn`).
     fn blocking(raced: bool) -> Mode {
         Mode {
-            timeout: None,
+            timeout: raced.then_some(MAX_TIMEOUT),
             nonblocking: false,
             raced,
         }
@@ -261,7 +277,12 @@ impl Mode {
     ) {
         let reads = who == "reader";
         let result = if timeout {
-            self.timeout = rng.timeout();
+            // A raced end always keeps a timeout: see `MAX_TIMEOUT`.
+            self.timeout = if self.raced {
+                Some(rng.some_timeout())
+            } else {
+                rng.timeout()
+            };
             if reads {
                 stream.set_read_timeout(self.timeout)
             } else {
@@ -291,7 +312,7 @@ impl Mode {
     /// The longest a call in this mode may take, if the mode bounds it.
     fn bound(&self) -> Option<Duration> {
         if self.raced {
-            None
+            Some(MAX_TIMEOUT + CALL_SLACK)
         } else if self.nonblocking {
             Some(CALL_SLACK)
         } else {
@@ -308,15 +329,18 @@ struct Setter {
 }
 
 impl Setter {
+    /// Starts the thread after giving the end timeouts (which it never clears).
     fn spawn(run: &Arc<Run>, stream: WinStream, mut rng: Rng) -> Setter {
+        stream.set_read_timeout(Some(MAX_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(MAX_TIMEOUT)).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let (run, flag) = (run.clone(), stop.clone());
         let thread = thread::spawn(move || {
             let mut calls = 0;
             while !flag.load(SeqCst) && !run.aborted() {
                 let result = match rng.below(7) {
-                    0 | 1 => stream.set_read_timeout(rng.timeout()),
-                    2 | 3 => stream.set_write_timeout(rng.timeout()),
+                    0 | 1 => stream.set_read_timeout(Some(rng.some_timeout())),
+                    2 | 3 => stream.set_write_timeout(Some(rng.some_timeout())),
                     4 | 5 => stream.set_nonblocking(rng.chance(30)),
                     _ => stream
                         .read_timeout()
@@ -900,5 +924,103 @@ fn peek_may_show_a_write_in_progress_but_reads_get_only_what_writes_reported() {
             got.len(),
             expected.len()
         );
+    });
+}
+
+/// Word `i` of the two-reader stream: its index, so each word says where it belongs.
+fn word(salt: u64, i: u64) -> [u8; 8] {
+    (i ^ salt).to_le_bytes()
+}
+
+/// Two threads read one direction at once through `&WinStream`, with random
+/// timeouts, nonblocking toggles and pauses, while one writer sends 8-byte words in
+/// writes of whole words (with and without a write timeout) and reads take whole
+/// words. Every word must reach exactly one reader, and each reader gets its words in
+/// increasing order: no byte is lost, repeated or split between two readers.
+#[test]
+fn two_readers_on_one_direction_get_every_word_once_and_in_order() {
+    const WORDS: u64 = 60_000;
+    let seed = env_u64("WINPIPE_STRESS_SEED").unwrap_or(0x2ead);
+    within(RUN_LIMIT * 2, move || {
+        for round in 0..4u64 {
+            let seed = seed + round;
+            let salt = mix(seed);
+            let (writer, reader) = WinStream::pair().expect("pair");
+            let reader = Arc::new(reader);
+            let readers: Vec<_> = (0..2u64)
+                .map(|r| {
+                    let stream = reader.clone();
+                    thread::spawn(move || {
+                        let mut rng = Rng::new(seed, 10 + r);
+                        let mut got = Vec::new();
+                        let mut buf = vec![0u8; 8 * 4096];
+                        loop {
+                            if rng.chance(5) {
+                                stream.set_read_timeout(rng.timeout()).unwrap();
+                            }
+                            let len = 8 * rng.range(1, 4096);
+                            match (&*stream).read(&mut buf[..len]) {
+                                Ok(0) => return got,
+                                Ok(n) => {
+                                    assert_eq!(n % 8, 0, "seed {seed:#x}: a read split a word");
+                                    for w in buf[..n].chunks(8) {
+                                        let bytes: [u8; 8] = w.try_into().unwrap();
+                                        got.push(u64::from_le_bytes(bytes) ^ salt);
+                                    }
+                                }
+                                Err(e) if e.kind() == ErrorKind::TimedOut => {}
+                                Err(e) => panic!("seed {seed:#x}: reader {r}: {e:?}"),
+                            }
+                            if rng.chance(3) {
+                                thread::sleep(Duration::from_micros(rng.range(0, 2000) as u64));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let mut rng = Rng::new(seed, 20);
+            let mut next = 0u64;
+            let mut buf = Vec::new();
+            while next < WORDS {
+                let count = rng.range(1, 12_000).min((WORDS - next) as usize) as u64;
+                buf.clear();
+                for i in next..next + count {
+                    buf.extend_from_slice(&word(salt, i));
+                }
+                if rng.chance(10) {
+                    writer.set_write_timeout(rng.timeout()).unwrap();
+                }
+                match (&writer).write(&buf) {
+                    Ok(n) => {
+                        assert_eq!(n % 8, 0, "seed {seed:#x}: a write split a word");
+                        next += (n / 8) as u64;
+                    }
+                    Err(e) if e.kind() == ErrorKind::TimedOut => {}
+                    Err(e) => panic!("seed {seed:#x}: writer: {e:?}"),
+                }
+            }
+            drop(writer);
+            let mut all: Vec<u64> = Vec::new();
+            for (r, t) in readers.into_iter().enumerate() {
+                let got = t.join().expect("reader");
+                assert!(
+                    got.windows(2).all(|w| w[0] < w[1]),
+                    "seed {seed:#x}: reader {r} got words out of order"
+                );
+                all.extend(got);
+            }
+            all.sort_unstable();
+            let expected: Vec<u64> = (0..WORDS).collect();
+            assert!(
+                all == expected,
+                "seed {seed:#x}: {} words arrived, {} distinct, {WORDS} sent",
+                all.len(),
+                {
+                    let mut d = all.clone();
+                    d.dedup();
+                    d.len()
+                }
+            );
+        }
     });
 }
