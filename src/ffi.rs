@@ -1,9 +1,11 @@
-//! Hand-written Kernel32 declarations: only what winpipe calls.
+//! Hand-written Kernel32 and Advapi32 declarations: only what winpipe calls.
 //!
 //! Types and constants compile on every host so the portable logic and the layout
 //! checks can use them; the functions exist only on Windows. Layouts follow
-//! Microsoft's documentation (minwinbase.h, minwindef.h, winbase.h, winerror.h) and
-//! are pointer-size aware, so they hold on 32- and 64-bit Windows alike.
+//! Microsoft's documentation (minwinbase.h, minwindef.h, winbase.h, winerror.h,
+//! winnt.h, sddl.h) and are pointer-size aware, so they hold on 32- and 64-bit Windows
+//! alike. The one new struct security needs, `TOKEN_USER`/`TOKEN_OWNER`, is read only
+//! through its first field, a SID pointer, at offset 0 in every layout.
 #![allow(
     non_camel_case_types,
     non_snake_case,
@@ -46,18 +48,17 @@ pub struct SECURITY_ATTRIBUTES {
 const _: () = {
     assert!(std::mem::size_of::<OVERLAPPED>() == 32);
     assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 24);
-    assert!(std::mem::size_of::<SECURITY_DESCRIPTOR>() == 40);
 };
 #[cfg(target_pointer_width = "32")]
 const _: () = {
     assert!(std::mem::size_of::<OVERLAPPED>() == 20);
     assert!(std::mem::size_of::<SECURITY_ATTRIBUTES>() == 12);
-    assert!(std::mem::size_of::<SECURITY_DESCRIPTOR>() == 20);
 };
 
 // Access rights, creation and flag values (winnt.h, fileapi.h, winbase.h).
-pub const GENERIC_READ: DWORD = 0x8000_0000;
-pub const GENERIC_WRITE: DWORD = 0x4000_0000;
+pub const FILE_GENERIC_READ: DWORD = 0x0012_0089;
+pub const FILE_WRITE_DATA: DWORD = 0x0002;
+pub const FILE_WRITE_ATTRIBUTES: DWORD = 0x0100;
 pub const OPEN_EXISTING: DWORD = 3;
 pub const FILE_FLAG_OVERLAPPED: DWORD = 0x4000_0000;
 pub const FILE_FLAG_FIRST_PIPE_INSTANCE: DWORD = 0x0008_0000;
@@ -81,22 +82,25 @@ pub const SECURITY_IMPERSONATION: DWORD = 0x0002_0000;
 pub const SECURITY_DELEGATION: DWORD = 0x0003_0000;
 pub const DUPLICATE_SAME_ACCESS: DWORD = 0x0000_0002;
 
-// Security descriptors (winnt.h, securitybaseapi.h).
+// Tokens, SIDs and security descriptors (winnt.h, securitybaseapi.h, sddl.h).
 pub const TOKEN_QUERY: DWORD = 0x0008;
 /// `TokenUser` of TOKEN_INFORMATION_CLASS.
 pub const TOKEN_USER_CLASS: DWORD = 1;
-pub const SECURITY_DESCRIPTOR_REVISION: DWORD = 1;
-pub const ACL_REVISION: DWORD = 2;
+/// `TokenOwner` of TOKEN_INFORMATION_CLASS.
+pub const TOKEN_OWNER_CLASS: DWORD = 4;
+/// `PROCESS_QUERY_LIMITED_INFORMATION`: enough to open a process's token.
+pub const PROCESS_QUERY_LIMITED_INFORMATION: DWORD = 0x1000;
+/// `SDDL_REVISION_1`, the only revision of the SDDL string format.
+pub const SDDL_REVISION_1: DWORD = 1;
 /// `FILE_ALL_ACCESS`: everything on a pipe, including creating more instances.
 pub const FILE_ALL_ACCESS: DWORD = 0x001F_01FF;
+pub const OWNER_SECURITY_INFORMATION: DWORD = 0x0000_0001;
 pub const DACL_SECURITY_INFORMATION: DWORD = 0x0000_0004;
 pub const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
 /// `sizeof(ACL)` and `sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD)` (the SID follows the
 /// mask in place of the `SidStart` DWORD).
 pub const ACL_HEADER_SIZE: usize = 8;
 pub const ACE_HEADER_AND_MASK_SIZE: usize = 8;
-/// `SECURITY_DESCRIPTOR` (absolute form): 4 bytes of header and four pointers.
-pub type SECURITY_DESCRIPTOR = [usize; 5];
 
 // Waits (synchapi.h, winbase.h).
 pub const INFINITE: DWORD = 0xFFFF_FFFF;
@@ -124,6 +128,8 @@ pub const ERROR_OPERATION_ABORTED: DWORD = 995;
 pub const ERROR_IO_INCOMPLETE: DWORD = 996;
 pub const ERROR_IO_PENDING: DWORD = 997;
 pub const ERROR_NOT_FOUND: DWORD = 1168;
+/// `ERROR_CANT_OPEN_ANONYMOUS`: the token is anonymous and cannot be opened.
+pub const ERROR_CANT_OPEN_ANONYMOUS: DWORD = 1347;
 
 #[cfg(windows)]
 #[link(name = "kernel32")]
@@ -207,15 +213,28 @@ extern "system" {
     pub fn GetNamedPipeClientProcessId(Pipe: HANDLE, ClientProcessId: *mut DWORD) -> BOOL;
     pub fn GetFileType(hFile: HANDLE) -> DWORD;
     pub fn GetNamedPipeServerProcessId(Pipe: HANDLE, ServerProcessId: *mut DWORD) -> BOOL;
+    pub fn GetNamedPipeClientSessionId(Pipe: HANDLE, ClientSessionId: *mut DWORD) -> BOOL;
+    pub fn GetNamedPipeServerSessionId(Pipe: HANDLE, ServerSessionId: *mut DWORD) -> BOOL;
+    pub fn GetCurrentProcessId() -> DWORD;
+    pub fn ProcessIdToSessionId(dwProcessId: DWORD, pSessionId: *mut DWORD) -> BOOL;
+    pub fn OpenProcess(dwDesiredAccess: DWORD, bInheritHandle: BOOL, dwProcessId: DWORD) -> HANDLE;
+    pub fn GetCurrentThread() -> HANDLE;
+    pub fn LocalFree(hMem: *mut c_void) -> *mut c_void;
 }
 
-// Advapi32: what building an owner-only security descriptor takes.
+// Advapi32: tokens, impersonation and security descriptors.
 #[cfg(windows)]
 #[link(name = "advapi32")]
 extern "system" {
     pub fn OpenProcessToken(
         ProcessHandle: HANDLE,
         DesiredAccess: DWORD,
+        TokenHandle: *mut HANDLE,
+    ) -> BOOL;
+    pub fn OpenThreadToken(
+        ThreadHandle: HANDLE,
+        DesiredAccess: DWORD,
+        OpenAsSelf: BOOL,
         TokenHandle: *mut HANDLE,
     ) -> BOOL;
     pub fn GetTokenInformation(
@@ -225,36 +244,26 @@ extern "system" {
         TokenInformationLength: DWORD,
         ReturnLength: *mut DWORD,
     ) -> BOOL;
+    pub fn ImpersonateNamedPipeClient(hNamedPipe: HANDLE) -> BOOL;
+    pub fn RevertToSelf() -> BOOL;
     pub fn GetLengthSid(pSid: *mut c_void) -> DWORD;
-    pub fn InitializeSecurityDescriptor(
-        pSecurityDescriptor: *mut c_void,
-        dwRevision: DWORD,
+    pub fn ConvertStringSecurityDescriptorToSecurityDescriptorA(
+        StringSecurityDescriptor: *const u8,
+        StringSDRevision: DWORD,
+        SecurityDescriptor: *mut *mut c_void,
+        SecurityDescriptorSize: *mut DWORD,
     ) -> BOOL;
-    pub fn InitializeAcl(pAcl: *mut c_void, nAclLength: DWORD, dwAclRevision: DWORD) -> BOOL;
-    pub fn AddAccessAllowedAce(
-        pAcl: *mut c_void,
-        dwAceRevision: DWORD,
-        AccessMask: DWORD,
-        pSid: *mut c_void,
-    ) -> BOOL;
-    pub fn SetSecurityDescriptorDacl(
-        pSecurityDescriptor: *mut c_void,
-        bDaclPresent: BOOL,
-        pDacl: *mut c_void,
-        bDaclDefaulted: BOOL,
-    ) -> BOOL;
-}
-
-// Only the tests read a descriptor back.
-#[cfg(all(windows, test))]
-#[link(name = "advapi32")]
-extern "system" {
     pub fn GetKernelObjectSecurity(
         Handle: HANDLE,
         RequestedInformation: DWORD,
         pSecurityDescriptor: *mut c_void,
         nLength: DWORD,
         lpnLengthNeeded: *mut DWORD,
+    ) -> BOOL;
+    pub fn GetSecurityDescriptorOwner(
+        pSecurityDescriptor: *mut c_void,
+        pOwner: *mut *mut c_void,
+        lpbOwnerDefaulted: *mut BOOL,
     ) -> BOOL;
     pub fn GetSecurityDescriptorDacl(
         pSecurityDescriptor: *mut c_void,

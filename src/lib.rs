@@ -20,6 +20,7 @@ mod engine;
 mod ffi;
 #[cfg_attr(not(windows), allow(dead_code))]
 pub mod net;
+mod sid;
 #[cfg(windows)]
 mod sys;
 
@@ -32,6 +33,7 @@ pub use net::{
     DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT,
 };
 pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
+pub use sid::Sid;
 
 /// Entry points for the cargo-fuzz targets in `fuzz/`: each runs the engine against an
 /// adversarial simulated kernel driven by the input bytes and panics if an invariant
@@ -40,4 +42,5 @@ pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::engine::chaos::{connect_accept, pipe_name, stream_io};
+    pub use crate::sid::fuzz as sid;
 }

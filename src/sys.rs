@@ -11,11 +11,19 @@
 //!   OVERLAPPED so that no completion ever reaches a completion port.
 //! - `Wakeups`: the pending operations a setter may cancel, one by one.
 //! - The pipe calls: create an instance, open as a client, wait for an instance.
+//! - Identity: `Descriptor` (a security descriptor parsed from SDDL), the current
+//!   user, a pipe's owner, the server process's token, the client's token (read while
+//!   impersonating it on a thread of its own), session ids. SIDs leave as `Sid`
+//!   values; the rules that combine them are safe code in `net/identity.rs`.
 //!
 //! Every call is traced with its arguments and result.
 
-use crate::engine::{clamp_len, Code, Completion, Dial, Issued, Pending, Port, Request, Wake};
+use crate::engine::{
+    clamp_len, os_error, Code, Completion, Dial, Issued, Pending, Port, Request, Wake,
+};
 use crate::ffi::*;
+use crate::net::ProcessIdentity;
+use crate::Sid;
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::io;
@@ -34,6 +42,15 @@ const ERROR_INVALID_NAME: Code = 123;
 fn last_error() -> Code {
     // SAFETY: GetLastError has no preconditions.
     unsafe { GetLastError() }
+}
+
+/// What a call returning `BOOL` did: its last error if it failed. Call it on the
+/// call's result at once, before anything (a trace) can change the last error.
+fn outcome(ok: BOOL) -> Result<(), Code> {
+    match ok {
+        FALSE => Err(last_error()),
+        _ => Ok(()),
+    }
 }
 
 /// Milliseconds for a Win32 wait: rounded up (a sub-millisecond wait never becomes 0),
@@ -100,7 +117,7 @@ impl Handle {
             err
         );
         if ok == FALSE {
-            return Err(crate::engine::os_error(err));
+            return Err(os_error(err));
         }
         Ok(Handle(out))
     }
@@ -472,7 +489,7 @@ pub(crate) struct InstanceSpec<'a> {
     /// 1 to 254, or `PIPE_UNLIMITED_INSTANCES`.
     pub max_instances: u32,
     /// Who may connect; `None` keeps the default security descriptor.
-    pub security: Option<&'a OwnerOnly>,
+    pub security: Option<&'a Descriptor>,
 }
 
 /// Pipe mode and access for every server instance: byte stream, blocking mode (the
@@ -493,7 +510,7 @@ fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
 pub(crate) fn create_instance(name: &str, spec: &InstanceSpec<'_>) -> Result<Handle, Code> {
     let c = c_name(name)?;
     let (open_mode, pipe_mode) = create_flags(spec.first, spec.reject_remote);
-    let mut attributes = spec.security.map(OwnerOnly::attributes);
+    let mut attributes = spec.security.map(Descriptor::attributes);
     let attributes_ptr = attributes
         .as_mut()
         .map_or(null_mut(), |a| a as *mut SECURITY_ATTRIBUTES);
@@ -513,7 +530,7 @@ pub(crate) fn create_instance(name: &str, spec: &InstanceSpec<'_>) -> Result<Han
     };
     let result = Handle::from_created(raw);
     trace!(
-        "CreateNamedPipeA({:?}, {:#x}, {:#x}, max={}, out={}, in={}, owner_only={}) = {:?}",
+        "CreateNamedPipeA({:?}, {:#x}, {:#x}, max={}, out={}, in={}, descriptor={}) = {:?}",
         name,
         open_mode,
         pipe_mode,
@@ -532,8 +549,14 @@ fn client_flags(level: DWORD) -> DWORD {
     FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | level
 }
 
-/// Opens `name` as a client (`CreateFileA`), read and write, overlapped, granting the
-/// server the impersonation `level` (`SECURITY_IDENTIFICATION` by default).
+/// What a client asks for: read, and write data and attributes, but not
+/// `FILE_GENERIC_WRITE`, whose `FILE_APPEND_DATA` is also `FILE_CREATE_PIPE_INSTANCE`:
+/// a pipe's descriptor can then let clients in without letting them serve the name.
+pub(crate) const CLIENT_ACCESS: DWORD = FILE_GENERIC_READ | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES;
+
+/// Opens `name` as a client (`CreateFileA`) with `CLIENT_ACCESS`, overlapped,
+/// granting the server the impersonation `level` (`SECURITY_IDENTIFICATION` by
+/// default).
 pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
     let c = c_name(name)?;
     let flags = client_flags(level);
@@ -541,7 +564,7 @@ pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
     let raw = unsafe {
         CreateFileA(
             c.as_ptr(),
-            GENERIC_READ | GENERIC_WRITE,
+            CLIENT_ACCESS,
             0,
             null_mut(),
             OPEN_EXISTING,
@@ -554,131 +577,348 @@ pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
     result
 }
 
+/// Asks one of the `GetNamedPipe{Client,Server}{ProcessId,SessionId}` calls, `name`d
+/// for the trace, about the other end of `file`.
+fn peer_query(
+    file: &Handle,
+    query: unsafe extern "system" fn(HANDLE, *mut DWORD) -> BOOL,
+    name: &str,
+) -> io::Result<u32> {
+    let mut value: DWORD = 0;
+    // SAFETY: `query` is one of the calls above, which take an open pipe handle and
+    // write one DWORD; `value` is ours to write.
+    let result = outcome(unsafe { query(file.raw(), &mut value) });
+    trace!("{}({:?}) = {:?} value={}", name, file.raw(), result, value);
+    result.map_err(os_error)?;
+    Ok(value)
+}
+
 /// The process id at the other end of a pipe: the client's for a server end
 /// (`GetNamedPipeClientProcessId`), the server's for a client end.
 pub(crate) fn peer_process_id(file: &Handle, server_end: bool) -> io::Result<u32> {
-    let mut pid: DWORD = 0;
-    // SAFETY: the handle is open and `pid` is ours to write.
-    let ok = unsafe {
-        if server_end {
-            GetNamedPipeClientProcessId(file.raw(), &mut pid)
-        } else {
-            GetNamedPipeServerProcessId(file.raw(), &mut pid)
-        }
-    };
-    let err = if ok == FALSE { last_error() } else { 0 };
-    trace!(
-        "GetNamedPipe{}ProcessId({:?}) = {} pid={} err={}",
-        if server_end { "Client" } else { "Server" },
-        file.raw(),
-        ok,
-        pid,
-        err
-    );
-    if ok == FALSE {
-        return Err(crate::engine::os_error(err));
+    match server_end {
+        true => peer_query(
+            file,
+            GetNamedPipeClientProcessId,
+            "GetNamedPipeClientProcessId",
+        ),
+        false => peer_query(
+            file,
+            GetNamedPipeServerProcessId,
+            "GetNamedPipeServerProcessId",
+        ),
     }
-    Ok(pid)
 }
 
-/// A security descriptor whose DACL grants full access to the current user and to no
-/// one else. The descriptor points into `acl`; both live on the heap and move with
-/// the struct without their addresses changing.
-pub(crate) struct OwnerOnly {
-    descriptor: Box<SECURITY_DESCRIPTOR>,
-    /// Never read here, but the descriptor points into it.
-    _acl: Vec<u32>,
+/// The Terminal Services session of the other end of a pipe.
+pub(crate) fn peer_session_id(file: &Handle, server_end: bool) -> io::Result<u32> {
+    match server_end {
+        true => peer_query(
+            file,
+            GetNamedPipeClientSessionId,
+            "GetNamedPipeClientSessionId",
+        ),
+        false => peer_query(
+            file,
+            GetNamedPipeServerSessionId,
+            "GetNamedPipeServerSessionId",
+        ),
+    }
 }
 
-// SAFETY: the descriptor and ACL are plain memory that is only read after `new`.
-unsafe impl Send for OwnerOnly {}
+/// The session this process runs in.
+pub(crate) fn own_session_id() -> io::Result<u32> {
+    let mut session: DWORD = 0;
+    // SAFETY: plain values in, one DWORD of ours out.
+    let result = outcome(unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) });
+    trace!(
+        "ProcessIdToSessionId(self) = {:?} session={}",
+        result,
+        session
+    );
+    result.map_err(os_error)?;
+    Ok(session)
+}
+
+/// A security descriptor parsed from SDDL by
+/// `ConvertStringSecurityDescriptorToSecurityDescriptorA`, in the self-relative form
+/// that call allocates with `LocalAlloc`; freed on drop.
+pub(crate) struct Descriptor(*mut c_void);
+
+// SAFETY: the descriptor is plain memory owned by this value, only read after `parse`.
+unsafe impl Send for Descriptor {}
 // SAFETY: as above.
-unsafe impl Sync for OwnerOnly {}
+unsafe impl Sync for Descriptor {}
 
-impl OwnerOnly {
-    /// Builds the descriptor for the user this process runs as.
-    pub(crate) fn new() -> io::Result<OwnerOnly> {
-        let sid = current_user_sid()?;
-        let acl_len = ACL_HEADER_SIZE + ACE_HEADER_AND_MASK_SIZE + sid.len();
-        let mut acl = vec![0u32; acl_len.div_ceil(4)];
-        let mut descriptor = Box::new([0usize; 5]);
-        let acl_ptr = acl.as_mut_ptr().cast::<c_void>();
-        let sd_ptr = descriptor.as_mut_ptr().cast::<c_void>();
-        // SAFETY: `acl` is DWORD-aligned and `acl_len` bytes long (rounded up); the SID
-        // is a copy we own, valid for the call; the descriptor buffer has the size and
-        // pointer alignment of SECURITY_DESCRIPTOR. The DACL pointer stored in it
-        // stays valid because `acl`'s heap buffer lives and never grows with `self`.
-        let ok = unsafe {
-            InitializeAcl(acl_ptr, acl_len as DWORD, ACL_REVISION) != FALSE
-                && AddAccessAllowedAce(
-                    acl_ptr,
-                    ACL_REVISION,
-                    FILE_ALL_ACCESS,
-                    sid.as_ptr() as *mut c_void,
-                ) != FALSE
-                && InitializeSecurityDescriptor(sd_ptr, SECURITY_DESCRIPTOR_REVISION) != FALSE
-                && SetSecurityDescriptorDacl(sd_ptr, TRUE, acl_ptr, FALSE) != FALSE
+impl Descriptor {
+    /// Parses `sddl`. A string Windows cannot parse, or one without a DACL (which
+    /// would let everyone in), is `InvalidInput` naming the string.
+    pub(crate) fn parse(sddl: &str) -> io::Result<Descriptor> {
+        let refuse = |why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid security descriptor {sddl:?}: {why}"),
+            )
         };
-        let err = if ok { 0 } else { last_error() };
-        trace!("owner-only security descriptor = {} err={}", ok, err);
-        if !ok {
-            return Err(crate::engine::os_error(err));
+        crate::net::check_sddl_sids(sddl)?;
+        let c = std::ffi::CString::new(sddl).map_err(|_| refuse("it contains NUL".into()))?;
+        let mut raw: *mut c_void = null_mut();
+        // SAFETY: `c` is NUL-terminated; on success `raw` receives a LocalAlloc'd
+        // descriptor that the `Descriptor` made right after owns.
+        let result = outcome(unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorA(
+                c.as_ptr().cast(),
+                SDDL_REVISION_1,
+                &mut raw,
+                null_mut(),
+            )
+        });
+        let descriptor = Descriptor(if result.is_ok() { raw } else { null_mut() });
+        trace!(
+            "ConvertStringSecurityDescriptorToSecurityDescriptorA({:?}) = {:?}",
+            sddl,
+            result
+        );
+        if let Err(code) = result {
+            return Err(refuse(os_error(code).to_string()));
         }
-        Ok(OwnerOnly {
-            descriptor,
-            _acl: acl,
-        })
+        if !descriptor.has_dacl() {
+            return Err(refuse(
+                "it has no DACL (\"D:\"), which lets everyone connect; write \
+                 \"D:NO_ACCESS_CONTROL\" if that is meant"
+                    .into(),
+            ));
+        }
+        Ok(descriptor)
+    }
+
+    /// A descriptor whose DACL grants the current user everything and nobody else
+    /// anything.
+    pub(crate) fn owner_only() -> io::Result<Descriptor> {
+        Descriptor::parse(&format!("D:(A;;FA;;;{})", current_user()?))
+    }
+
+    fn has_dacl(&self) -> bool {
+        let (mut present, mut defaulted) = (FALSE, FALSE);
+        let mut acl: *mut c_void = null_mut();
+        // SAFETY: `self.0` is a valid descriptor; the outputs are ours.
+        let ok =
+            unsafe { GetSecurityDescriptorDacl(self.0, &mut present, &mut acl, &mut defaulted) };
+        ok != FALSE && present != FALSE
     }
 
     fn attributes(&self) -> SECURITY_ATTRIBUTES {
         SECURITY_ATTRIBUTES {
             nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as DWORD,
-            lpSecurityDescriptor: self.descriptor.as_ptr() as *mut c_void,
+            lpSecurityDescriptor: self.0,
             bInheritHandle: FALSE,
         }
     }
 }
 
-/// A copy of the SID of the user this process runs as (its token's `TokenUser`).
-fn current_user_sid() -> io::Result<Vec<u8>> {
+impl Drop for Descriptor {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: the memory came from LocalAlloc and is freed once, here.
+            unsafe { LocalFree(self.0) };
+        }
+    }
+}
+
+/// The user this process runs as (its token's `TokenUser`).
+pub(crate) fn current_user() -> io::Result<Sid> {
     let mut token: HANDLE = null_mut();
     // SAFETY: the current-process pseudo handle and a place for the token handle.
-    let ok = unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) };
-    trace!("OpenProcessToken(TOKEN_QUERY) = {} {:?}", ok, token);
-    if ok == FALSE {
-        return Err(crate::engine::os_error(last_error()));
-    }
-    let token = Handle(token);
+    let result = outcome(unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) });
+    let token = owned_or_error(result, token, "OpenProcessToken(self)").map_err(os_error)?;
+    token_user(&token)
+}
+
+/// Owns the handle an `Open*` call returned if it succeeded (`result`), and traces it.
+fn owned_or_error(result: Result<(), Code>, raw: HANDLE, call: &str) -> Result<Handle, Code> {
+    let handle = result.map(|()| Handle(raw));
+    trace!("{} = {:?}", call, handle);
+    handle
+}
+
+/// The user of an access token (`GetTokenInformation(TokenUser)`).
+fn token_user(token: &Handle) -> io::Result<Sid> {
+    token_sid(token, TOKEN_USER_CLASS, "TokenUser")
+}
+
+/// The SID an access token gives new objects as their owner (`TokenOwner`): its user,
+/// or a group such as BUILTIN\Administrators for an elevated administrator.
+fn token_owner(token: &Handle) -> io::Result<Sid> {
+    token_sid(token, TOKEN_OWNER_CLASS, "TokenOwner")
+}
+
+/// Reads a token information `class` that starts with a pointer to a SID
+/// (`TOKEN_USER`, `TOKEN_OWNER`) and copies that SID.
+fn token_sid(token: &Handle, class: DWORD, class_name: &str) -> io::Result<Sid> {
+    // The pointer (and for TOKEN_USER an attributes DWORD), then the SID itself:
+    // 128 pointer-aligned bytes hold the largest (16 + 68).
+    let mut info = [0usize; 128 / std::mem::size_of::<usize>()];
     let mut needed: DWORD = 0;
-    // SAFETY: asks only for the size: a NULL buffer of length 0 is allowed.
-    unsafe { GetTokenInformation(token.raw(), TOKEN_USER_CLASS, null_mut(), 0, &mut needed) };
-    // TOKEN_USER starts with a pointer: allocate pointer-aligned words.
-    let words = (needed as usize).div_ceil(8);
-    let mut info = vec![0u64; words.max(1)];
-    // SAFETY: `info` is `needed` bytes or more, suitably aligned, and ours to fill.
-    let ok = unsafe {
+    // SAFETY: `info` is ours, pointer-aligned, and its size is passed.
+    let result = outcome(unsafe {
         GetTokenInformation(
             token.raw(),
-            TOKEN_USER_CLASS,
+            class,
             info.as_mut_ptr().cast(),
-            (info.len() * 8) as DWORD,
+            std::mem::size_of_val(&info) as DWORD,
             &mut needed,
         )
-    };
-    let err = if ok == FALSE { last_error() } else { 0 };
-    trace!("GetTokenInformation(TokenUser) = {} err={}", ok, err);
-    if ok == FALSE {
-        return Err(crate::engine::os_error(err));
+    });
+    trace!(
+        "GetTokenInformation({:?}, {}) = {:?}",
+        token.raw(),
+        class_name,
+        result
+    );
+    result.map_err(os_error)?;
+    // SAFETY: on success `info` starts with a pointer to a valid SID inside `info`.
+    unsafe { sid_at(info[0] as *mut c_void) }
+}
+
+/// The user of the client at the other end of a server instance: the token the
+/// client's security context gives when the server impersonates it
+/// (`ImpersonateNamedPipeClient`, `OpenThreadToken`, `RevertToSelf`).
+///
+/// Impersonation changes the identity of the calling thread, so it runs on a thread of
+/// its own that ends right after: the caller's thread never impersonates, whatever
+/// fails or panics, and a caller that is itself impersonating someone keeps that.
+pub(crate) fn client_user(file: &Handle) -> io::Result<Sid> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("winpipe-peer-user".into())
+            .spawn_scoped(scope, || impersonated_user(file))?;
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Impersonates the client of `file` on this thread, reads the user of the token
+/// that gives, and reverts. Only for `client_user`'s own thread.
+fn impersonated_user(file: &Handle) -> io::Result<Sid> {
+    // SAFETY: an open pipe handle; the call only changes this thread's token.
+    let result = outcome(unsafe { ImpersonateNamedPipeClient(file.raw()) });
+    // Armed before anything that can panic (the trace runs the user's logger).
+    let _revert = result.is_ok().then_some(Impersonating);
+    trace!(
+        "ImpersonateNamedPipeClient({:?}) = {:?}",
+        file.raw(),
+        result
+    );
+    result.map_err(impersonation_error)?;
+    let mut token: HANDLE = null_mut();
+    // SAFETY: this thread's pseudo handle and a place for the token handle. OpenAsSelf
+    // checks the access against the process, not the client being impersonated.
+    let result =
+        outcome(unsafe { OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &mut token) });
+    let token = owned_or_error(result, token, "OpenThreadToken(impersonating)")
+        .map_err(impersonation_error)?;
+    token_user(&token)
+}
+
+/// The error for a client whose user cannot be read: `PermissionDenied` for a client
+/// that granted only `Anonymous` (its token cannot be opened); otherwise the system's
+/// error, such as 1368 for a client with no security quality of service that the
+/// server has not read from yet.
+fn impersonation_error(code: Code) -> io::Error {
+    match code {
+        ERROR_CANT_OPEN_ANONYMOUS => io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the client connected at the Anonymous impersonation level, so its user \
+                 cannot be known (Windows error {code})"
+            ),
+        ),
+        _ => os_error(code),
     }
-    // SAFETY: on success `info` holds a TOKEN_USER whose first field is the SID pointer,
-    // pointing inside `info`; GetLengthSid reads a valid SID's length, and the copy
-    // reads exactly that many bytes of it while `info` is alive.
-    let sid = unsafe {
-        let sid = *info.as_ptr().cast::<*mut c_void>();
+}
+
+/// While alive, this thread impersonates a pipe client; dropping it reverts.
+struct Impersonating;
+
+impl Drop for Impersonating {
+    fn drop(&mut self) {
+        // SAFETY: no arguments; it ends this thread's impersonation.
+        let ok = unsafe { RevertToSelf() };
+        // If it failed the thread still impersonates, but it is `client_user`'s own
+        // thread, which returns and ends right after.
+        if ok == FALSE && !std::thread::panicking() {
+            trace!("RevertToSelf() = {} err={}", ok, last_error());
+        }
+    }
+}
+
+/// The owner of the pipe `file` belongs to (`GetKernelObjectSecurity`), or `None` if
+/// its descriptor names none. Windows sets the owner when the name's first instance
+/// is created, from the creator's token, and only the creator's user or a group it
+/// may name as owner can be set there.
+pub(crate) fn pipe_owner(file: &Handle) -> io::Result<Option<Sid>> {
+    // A self-relative descriptor holding only an owner: a 20-byte header and a SID of
+    // at most 68 bytes.
+    let mut buf = [0usize; 128 / std::mem::size_of::<usize>()];
+    let sd = buf.as_mut_ptr().cast::<c_void>();
+    let mut needed: DWORD = 0;
+    // SAFETY: `buf` is ours, pointer-aligned, and its size is passed.
+    let result = outcome(unsafe {
+        GetKernelObjectSecurity(
+            file.raw(),
+            OWNER_SECURITY_INFORMATION,
+            sd,
+            std::mem::size_of_val(&buf) as DWORD,
+            &mut needed,
+        )
+    });
+    trace!(
+        "GetKernelObjectSecurity({:?}, OWNER) = {:?}",
+        file.raw(),
+        result
+    );
+    result.map_err(os_error)?;
+    let (mut owner, mut defaulted) = (null_mut(), FALSE);
+    // SAFETY: `sd` holds the descriptor just read; the outputs are ours.
+    let ok = unsafe { GetSecurityDescriptorOwner(sd, &mut owner, &mut defaulted) };
+    if ok == FALSE || owner.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the owner points at a valid SID inside `buf`, alive during the call.
+    unsafe { sid_at(owner) }.map(Some)
+}
+
+/// The user and default owner of the process that created the server end of `file`
+/// (`GetNamedPipeServerProcessId`, then that process's token), if this process may
+/// open that token.
+pub(crate) fn server_process_identity(file: &Handle) -> io::Result<ProcessIdentity> {
+    let pid = peer_process_id(file, false)?;
+    // SAFETY: plain values; the handle returned is owned right after.
+    let raw = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid) };
+    let opened = outcome((!raw.is_null()) as BOOL);
+    let process = owned_or_error(opened, raw, "OpenProcess(server)").map_err(os_error)?;
+    let mut token: HANDLE = null_mut();
+    // SAFETY: an open process handle and a place for the token handle.
+    let result = outcome(unsafe { OpenProcessToken(process.raw(), TOKEN_QUERY, &mut token) });
+    let token = owned_or_error(result, token, "OpenProcessToken(server)").map_err(os_error)?;
+    Ok(ProcessIdentity {
+        user: token_user(&token)?,
+        owner: token_owner(&token)?,
+    })
+}
+
+/// Copies the valid SID at `sid` into a `Sid`.
+///
+/// # Safety
+/// `sid` must point to a valid SID that stays alive during the call.
+unsafe fn sid_at(sid: *mut c_void) -> io::Result<Sid> {
+    // SAFETY: the caller promises a valid SID, whose length GetLengthSid reads.
+    let bytes = unsafe {
         let len = GetLengthSid(sid) as usize;
-        std::slice::from_raw_parts(sid.cast::<u8>(), len).to_vec()
+        std::slice::from_raw_parts(sid.cast::<u8>(), len)
     };
-    Ok(sid)
+    Sid::from_bytes(bytes)
 }
 
 /// Waits up to `timeout` for an instance of `name` to be free (`WaitNamedPipeA`).
@@ -857,8 +1097,7 @@ mod tests {
 
     #[test]
     fn owner_only_instances_grant_the_current_user_and_nobody_else() {
-        let user = current_user_sid().unwrap();
-        assert!(user.len() >= 8, "a SID has a header and an authority");
+        let user = current_user().unwrap().as_bytes().to_vec();
         let name = format!(r"\\.\pipe\winpipe-unit-{}-owner-only", std::process::id());
         let listener = crate::ListenerOptions::new()
             .owner_only(true)
@@ -873,8 +1112,34 @@ mod tests {
     }
 
     #[test]
+    fn sddl_instances_carry_the_access_list_given() {
+        let user = current_user().unwrap();
+        let name = format!(r"\\.\pipe\winpipe-unit-{}-sddl", std::process::id());
+        let listener = crate::ListenerOptions::new()
+            .security_descriptor(&format!("D:P(A;;FA;;;{user})(A;;0x12018b;;;AU)"))
+            .backlog(2)
+            .bind(&name)
+            .unwrap();
+        let authenticated_users = crate::Sid::new(5, &[11]).unwrap();
+        let expected = vec![
+            (
+                ACCESS_ALLOWED_ACE_TYPE,
+                FILE_ALL_ACCESS,
+                user.as_bytes().to_vec(),
+            ),
+            (
+                ACCESS_ALLOWED_ACE_TYPE,
+                CLIENT_ACCESS,
+                authenticated_users.as_bytes().to_vec(),
+            ),
+        ];
+        let waiting = listener.waiting_handle().expect("a waiting instance");
+        assert_eq!(dacl_of(waiting), Some(expected));
+    }
+
+    #[test]
     fn default_instances_keep_the_default_descriptor() {
-        let user = current_user_sid().unwrap();
+        let user = current_user().unwrap().as_bytes().to_vec();
         let name = format!(r"\\.\pipe\winpipe-unit-{}-default-dacl", std::process::id());
         let listener = crate::WinListener::bind(&name).unwrap();
         let ours = vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)];

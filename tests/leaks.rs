@@ -191,5 +191,39 @@ fn connection_cycles_leak_no_handles_or_threads() {
             drop((a, b));
         }
         assert!(handle_count() <= pairs_before + HANDLE_SLACK);
+        peer_user_calls_leak_nothing(&name);
     });
+}
+
+/// 1,000 `peer_user` calls on each end: every token handle is closed, every
+/// impersonation thread ended (and on the client end every process handle closed and
+/// every owner descriptor read into our own memory).
+fn peer_user_calls_leak_nothing(name: &str) {
+    let listener = WinListener::bind(name).unwrap();
+    let client = WinStream::connect(name).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    let me = winpipe::Sid::current_user().unwrap();
+    for _ in 0..10 {
+        assert_eq!(server.peer_user().unwrap(), me);
+        assert_eq!(client.peer_user().unwrap(), me);
+    }
+    let (handles_before, threads_before) = (handle_count(), thread_count());
+    for _ in 0..1_000 {
+        assert_eq!(server.peer_user().unwrap(), me);
+        assert_eq!(client.peer_user().unwrap(), me);
+        assert!(server.peer_is_same_user().unwrap());
+    }
+    let (handles_after, threads_after) = (handle_count(), thread_count());
+    eprintln!(
+        "1,000 peer_user calls per end: handles {handles_before} -> {handles_after}, \
+         threads {threads_before} -> {threads_after}"
+    );
+    assert!(
+        handles_after <= handles_before + HANDLE_SLACK,
+        "handles before {handles_before}, after {handles_after} (1,000 peer_user calls)"
+    );
+    assert!(
+        threads_after <= threads_before + THREAD_SLACK,
+        "threads before {threads_before}, after {threads_after} (1,000 peer_user calls)"
+    );
 }

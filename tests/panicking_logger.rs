@@ -2,7 +2,9 @@
 //! logger runs between issuing an overlapped operation and waiting for it. If it
 //! panics there, the operation must still be cancelled and awaited before its buffer
 //! and OVERLAPPED are released: the kernel must not write into freed memory, and the
-//! bytes it would have read must stay in the pipe for the next read.
+//! bytes it would have read must stay in the pipe for the next read. Likewise a panic
+//! while a pipe client is impersonated (`peer_user`) must not leave the caller's
+//! thread impersonating it.
 #![cfg(all(windows, feature = "log"))]
 
 mod common;
@@ -13,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use winpipe::WinStream;
 
-/// Panics on the first `ReadFile` record, then logs nothing.
-struct PanicOnFirstRead(AtomicBool);
+/// Panics on the first `ReadFile` record and on the first `ImpersonateNamedPipeClient`
+/// record, then logs nothing.
+struct PanicOnFirstRead(AtomicBool, AtomicBool);
 
 impl log::Log for PanicOnFirstRead {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
@@ -25,11 +28,14 @@ impl log::Log for PanicOnFirstRead {
         if line.starts_with("ReadFile(") && !self.0.swap(true, Ordering::SeqCst) {
             panic!("the logger panics on {line}");
         }
+        if line.starts_with("ImpersonateNamedPipeClient(") && !self.1.swap(true, Ordering::SeqCst) {
+            panic!("the logger panics on {line}");
+        }
     }
     fn flush(&self) {}
 }
 
-static LOGGER: PanicOnFirstRead = PanicOnFirstRead(AtomicBool::new(false));
+static LOGGER: PanicOnFirstRead = PanicOnFirstRead(AtomicBool::new(false), AtomicBool::new(false));
 
 // One test in this file: the logger is process-wide.
 #[test]
@@ -59,5 +65,47 @@ fn a_read_whose_trace_panics_is_settled_and_loses_no_byte() {
         let mut two = [0u8; 2];
         (&b).read_exact(&mut two).unwrap();
         assert_eq!(&two, b"ok");
+
+        // `b` is the server end: its peer_user impersonates the client.
+        let caught = panic::catch_unwind(AssertUnwindSafe(|| b.peer_user()));
+        assert!(caught.is_err(), "the logger did not panic: {caught:?}");
+        assert!(LOGGER.1.load(Ordering::SeqCst));
+        assert!(
+            !thread_impersonates(),
+            "the panic left this thread impersonating"
+        );
+        let me = winpipe::Sid::current_user().unwrap();
+        assert_eq!(b.peer_user().unwrap(), me);
+        assert!(!thread_impersonates());
     });
+}
+
+#[link(name = "kernel32")]
+extern "system" {
+    fn GetCurrentThread() -> *mut std::ffi::c_void;
+    fn CloseHandle(handle: *mut std::ffi::c_void) -> i32;
+}
+
+#[link(name = "advapi32")]
+extern "system" {
+    fn OpenThreadToken(
+        thread: *mut std::ffi::c_void,
+        access: u32,
+        as_self: i32,
+        token: *mut *mut std::ffi::c_void,
+    ) -> i32;
+}
+
+/// Whether the calling thread has a thread token (impersonates someone).
+fn thread_impersonates() -> bool {
+    let mut token = std::ptr::null_mut();
+    // SAFETY: this thread's pseudo handle, TOKEN_QUERY and an out-pointer; a token
+    // opened is closed at once.
+    unsafe {
+        if OpenThreadToken(GetCurrentThread(), 8, 1, &mut token) != 0 {
+            CloseHandle(token);
+            return true;
+        }
+    }
+    false
 }

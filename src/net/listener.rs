@@ -6,12 +6,13 @@ use super::shared::Shared;
 use super::stream::WinStream;
 use crate::engine::{self, Backlog, Code, Issued, Listen, Policy, Port, Request, Since, Wake};
 use crate::ffi::{ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_PIPE_BUSY, ERROR_SEM_TIMEOUT};
-use crate::sys::{self, lock, Handle, InstanceSpec, OwnerOnly, Pipe};
+use crate::sys::{self, lock, Descriptor, Handle, InstanceSpec, Pipe};
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,8 +62,12 @@ struct Inner {
     in_buffer: u32,
     out_buffer: u32,
     max_instances: u32,
-    security: Option<OwnerOnly>,
+    security: Option<Descriptor>,
     reject_remote: bool,
+    /// This process's session, when accept admits only clients of it.
+    own_session: Option<u32>,
+    /// Clients `same_session` turned away.
+    refused: AtomicU64,
     /// A failure to make an instance not reported yet (`take_error`, or the next
     /// accept that finds no instance). Apart from `backlog` so that `take_error` never
     /// waits for an accept.
@@ -145,6 +150,14 @@ impl Inner {
         })
     }
 
+    /// Whether accept may hand out the client connected to `instance`.
+    fn admits(&self, instance: &Instance) -> bool {
+        self.own_session.is_none_or(|own| {
+            let client = sys::peer_session_id(&instance.handle, true);
+            crate::net::same_session_admits(own, client)
+        })
+    }
+
     /// The buffer size our writes meet: the smaller of the two, as created.
     fn quota(&self) -> usize {
         self.in_buffer.min(self.out_buffer) as usize
@@ -196,9 +209,10 @@ impl WinListener {
         if options.first_instance && name_exists(name)? {
             return Err(in_use(name));
         }
-        let security = match options.owner_only {
-            true => Some(OwnerOnly::new()?),
-            false => None,
+        let security = match (&options.security_descriptor, options.owner_only) {
+            (Some(sddl), _) => Some(Descriptor::parse(sddl)?),
+            (None, true) => Some(Descriptor::owner_only()?),
+            (None, false) => None,
         };
         let inner = Arc::new(Inner {
             addr: addr.clone(),
@@ -209,6 +223,11 @@ impl WinListener {
             max_instances: options.instance_limit(),
             security,
             reject_remote: options.reject_remote,
+            own_session: match options.same_session {
+                true => Some(sys::own_session_id()?),
+                false => None,
+            },
+            refused: AtomicU64::new(0),
             error: Mutex::new(None),
         });
         let mut listening = VecDeque::new();
@@ -274,9 +293,23 @@ impl WinListener {
             }
         };
         let mut acceptor = Acceptor { inner, seen: &seen };
-        let instance = lock(&inner.backlog).accept(&mut acceptor, &policy, &Since::start())?;
-        let stream = WinStream::accepted(instance.handle, inner.addr.clone(), inner.quota());
-        Ok((stream, WinPipeSocketAddr::unnamed()))
+        loop {
+            let instance = lock(&inner.backlog).accept(&mut acceptor, &policy, &Since::start())?;
+            if inner.admits(&instance) {
+                let stream =
+                    WinStream::accepted(instance.handle, inner.addr.clone(), inner.quota());
+                return Ok((stream, WinPipeSocketAddr::unnamed()));
+            }
+            // Dropping the instance closes it, which disconnects the client.
+            inner.refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many clients [`ListenerOptions::same_session`](crate::ListenerOptions::same_session)
+    /// turned away: connected from another session, they were disconnected before
+    /// anything was read or written. Counts for the listener and all its clones.
+    pub fn refused_clients(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
     }
 
     /// An endless iterator over accepted streams, as `UnixListener::incoming`.

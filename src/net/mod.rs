@@ -14,6 +14,7 @@
 //! ```
 
 mod addr;
+mod identity;
 #[cfg(windows)]
 mod listener;
 #[cfg(windows)]
@@ -24,6 +25,8 @@ mod shared;
 mod stream;
 
 pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
+#[cfg(windows)]
+pub(crate) use identity::{check_sddl_sids, same_session_admits, ProcessIdentity};
 #[cfg(windows)]
 pub use listener::{Incoming, WinListener};
 #[cfg(windows)]

@@ -8,6 +8,7 @@ use crate::ffi::{
     DWORD, PIPE_UNLIMITED_INSTANCES, SECURITY_ANONYMOUS, SECURITY_DELEGATION,
     SECURITY_IDENTIFICATION, SECURITY_IMPERSONATION,
 };
+use crate::Sid;
 use std::io::{self, ErrorKind};
 use std::path::Path;
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct ListenerOptions {
     pub(crate) first_instance: bool,
     pub(crate) max_instances: Option<usize>,
     pub(crate) owner_only: bool,
+    pub(crate) security_descriptor: Option<String>,
+    pub(crate) same_session: bool,
 }
 
 impl Default for ListenerOptions {
@@ -56,6 +59,8 @@ impl Default for ListenerOptions {
             first_instance: true,
             max_instances: None,
             owner_only: false,
+            security_descriptor: None,
+            same_session: false,
         }
     }
 }
@@ -142,6 +147,50 @@ impl ListenerOptions {
         self
     }
 
+    /// The pipe's security descriptor, in Microsoft's SDDL string form: who may
+    /// connect, and with which rights. Use it to open a service's pipe to other users,
+    /// which the default descriptor does not (it grants everyone read access only, and
+    /// a client needs read and write).
+    ///
+    /// `bind` checks the string: one Windows cannot parse, or one without a DACL
+    /// (`D:`; with none everyone may connect; write `D:NO_ACCESS_CONTROL` if that is
+    /// meant), is `InvalidInput` naming it, and so is combining it with
+    /// [`owner_only`](Self::owner_only). As with `owner_only`, Windows enforces the
+    /// descriptor of the name's first instance, so it needs
+    /// [`first_instance(true)`](Self::first_instance) (the default).
+    ///
+    /// A winpipe client asks for `0x12018b`: `FILE_GENERIC_READ`, `FILE_WRITE_DATA`
+    /// and `FILE_WRITE_ATTRIBUTES`; grant clients that mask rather than `GW` or `GA`.
+    /// `FILE_GENERIC_WRITE` (`GW`) includes `FILE_APPEND_DATA`, which on a pipe is
+    /// `FILE_CREATE_PIPE_INSTANCE`: whoever holds it may add instances to your pipe
+    /// and receive your clients. The listener itself needs it for every instance after
+    /// the first, so grant this process's user (or `OW`, the owner) full access.
+    ///
+    /// ```no_run
+    /// // A service (LocalSystem) whose clients are the machine's signed-in users:
+    /// // full access for SYSTEM and administrators, a client's rights for
+    /// // Authenticated Users.
+    /// let listener = winpipe::ListenerOptions::new()
+    ///     .security_descriptor("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x12018b;;;AU)")
+    ///     .bind(r"\\.\pipe\my-service")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn security_descriptor(&mut self, sddl: &str) -> &mut Self {
+        self.security_descriptor = Some(sddl.to_owned());
+        self
+    }
+
+    /// Whether `accept` hands out only clients of this process's Windows session
+    /// (default `false`). A client from another session (another signed-in user's
+    /// desktop, or a service's session 0) is disconnected as soon as it connects,
+    /// before anything is read or written, and `accept` goes on waiting; how many were
+    /// turned away is [`WinListener::refused_clients`]. A client whose session cannot
+    /// be read is turned away too.
+    pub fn same_session(&mut self, same_session: bool) -> &mut Self {
+        self.same_session = same_session;
+        self
+    }
+
     /// Binds to the pipe name `path` with these options.
     ///
     /// # Errors
@@ -173,13 +222,24 @@ impl ListenerOptions {
         if self.in_buffer_size == 0 || self.out_buffer_size == 0 {
             return bad("a pipe buffer size must be at least 1 byte".into());
         }
-        if self.owner_only && !self.first_instance {
+        if self.owner_only && self.security_descriptor.is_some() {
             return bad(
-                "owner_only needs first_instance(true): Windows checks clients against \
-                 the security descriptor of the name's first instance, and a listener \
-                 that joins an existing pipe does not create it"
+                "owner_only and security_descriptor both set the pipe's security \
+                 descriptor: choose one"
                     .into(),
             );
+        }
+        let descriptor = match (self.owner_only, &self.security_descriptor) {
+            (true, _) => Some("owner_only"),
+            (false, Some(_)) => Some("security_descriptor"),
+            (false, None) => None,
+        };
+        if let (Some(option), false) = (descriptor, self.first_instance) {
+            return bad(format!(
+                "{option} needs first_instance(true): Windows checks clients against \
+                 the security descriptor of the name's first instance, and a listener \
+                 that joins an existing pipe does not create it"
+            ));
         }
         if let Some(max) = self.max_instances {
             if max == 0 || max > MAX_LIMITED_INSTANCES {
@@ -238,6 +298,16 @@ impl ImpersonationLevel {
 pub struct ConnectOptions {
     pub(crate) timeout: Duration,
     pub(crate) impersonation: ImpersonationLevel,
+    pub(crate) server_user: Option<ServerUser>,
+}
+
+/// The user a client requires of its server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ServerUser {
+    /// This one.
+    Is(Sid),
+    /// The user the connecting process runs as, when it connects.
+    Current,
 }
 
 impl Default for ConnectOptions {
@@ -245,6 +315,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             timeout: DEFAULT_CONNECT_TIMEOUT,
             impersonation: ImpersonationLevel::default(),
+            server_user: None,
         }
     }
 }
@@ -269,10 +340,44 @@ impl ConnectOptions {
         self
     }
 
+    /// Connect only to a server that runs as `user`: after opening the pipe, `connect`
+    /// asks who the server is ([`WinStream::peer_user`]) and, if it is someone else
+    /// or cannot be known, closes the connection before a byte is written and fails
+    /// with `PermissionDenied` naming both users. This defeats a squatter: a program
+    /// of another user that created the pipe name before your server did.
+    ///
+    /// ```no_run
+    /// // The client of a LocalSystem service.
+    /// let stream = winpipe::ConnectOptions::new()
+    ///     .expect_server_user(winpipe::Sid::local_system())
+    ///     .connect(r"\\.\pipe\my-service")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn expect_server_user(&mut self, user: Sid) -> &mut Self {
+        self.server_user = Some(ServerUser::Is(user));
+        self
+    }
+
+    /// Connect only to a server that runs as the same user as this process:
+    /// [`expect_server_user`](Self::expect_server_user) with [`Sid::current_user`].
+    ///
+    /// ```no_run
+    /// let stream = winpipe::ConnectOptions::new()
+    ///     .same_user_server()
+    ///     .connect(r"\\.\pipe\my-app")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn same_user_server(&mut self) -> &mut Self {
+        self.server_user = Some(ServerUser::Current);
+        self
+    }
+
     /// Connects to the pipe name `path` with these options.
     ///
     /// # Errors
-    /// As [`WinStream::connect`]; `InvalidInput` for a zero timeout.
+    /// As [`WinStream::connect`]; `InvalidInput` for a zero timeout; `PermissionDenied`
+    /// when the server is not the user [`expect_server_user`](Self::expect_server_user)
+    /// asks for.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<WinStream> {
         self.connect_addr(&WinPipeSocketAddr::from_pathname(path)?)
     }

@@ -28,7 +28,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which end of the pipe a stream is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Side {
+pub(super) enum Side {
     Server,
     Client,
 }
@@ -46,7 +46,7 @@ enum Side {
 /// `BrokenPipe` (OS error 232 or 109; 233 kept inside the error). OS errors keep their
 /// `raw_os_error`.
 pub struct WinStream {
-    handle: Handle,
+    pub(super) handle: Handle,
     shared: Arc<Shared>,
     /// The pipe's buffer size, which bounds a write that may be stopped: `UNKNOWN`
     /// until `GetNamedPipeInfo` answers (only successful answers are kept).
@@ -54,7 +54,7 @@ pub struct WinStream {
     /// `false` for a handle given to `from_raw_handle` that is not a pipe (a file,
     /// say: every read, write and peek then fails instead of acting on it).
     is_pipe: bool,
-    side: Side,
+    pub(super) side: Side,
     name: WinPipeSocketAddr,
 }
 
@@ -205,7 +205,12 @@ impl WinStream {
             level: options.impersonation.flags(),
         };
         let handle = engine::connect(&mut dialer, name, options.timeout, &Since::start())?;
-        Ok(WinStream::new(handle, Side::Client, addr.clone()))
+        let stream = WinStream::new(handle, Side::Client, addr.clone());
+        if let Some(expected) = &options.server_user {
+            // On failure the stream is dropped: closed before anything is written.
+            stream.check_server_user(name, expected)?;
+        }
+        Ok(stream)
     }
 
     /// Two connected streams, like `UnixStream::pair`: a pipe with a unique name, its
