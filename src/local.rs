@@ -48,6 +48,12 @@
 //!   `ConnectionRefused`.
 //! - Code that calls a method only one platform's type has (such as winpipe's
 //!   `connect_with_timeout` or `ListenerOptions`) needs `cfg` again.
+//! - Who is at the other end: on Windows `Stream::peer_user` and
+//!   `ConnectOptions::expect_server_user` answer it (README "Security"). On Unix std
+//!   has no stable way to read a socket peer's credentials (`UnixStream::peer_cred` is
+//!   unstable) and winpipe adds no `unsafe` outside its Windows file, so `local` offers
+//!   none; there the socket's mode `0600` already keeps other users out (connecting
+//!   needs write permission on it).
 
 use std::io::{self, ErrorKind};
 use std::path::PathBuf;
