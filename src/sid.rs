@@ -23,9 +23,8 @@ const MAX_LEN: usize = HEADER + 4 * MAX_SUB_AUTHORITIES;
 
 /// A Windows security identifier: who a user, group or service is.
 ///
-/// It is what [`WinStream::peer_user`](crate::WinStream::peer_user) returns and what
-/// [`ConnectOptions::expect_server_user`](crate::ConnectOptions::expect_server_user)
-/// compares. Two `Sid`s are equal when they name the same identity. It converts to and
+/// It is what `WinStream::peer_user` returns and what
+/// `ConnectOptions::expect_server_user` compares (both on Windows). Two `Sid`s are equal when they name the same identity. It converts to and
 /// from its string form (`S-1-5-18`) and its binary form (Microsoft's `SID`
 /// structure), on every platform.
 ///

@@ -328,20 +328,7 @@ impl Port for Pipe<'_> {
             wakeups: None,
         };
         trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
-        let result = if op.settled {
-            drive(Issued::Done(Completion::failed(err)))
-        } else {
-            match op.poll() {
-                Some(done) => drive(Issued::Done(done)),
-                None => {
-                    // Pending: setters may cancel it from now on. One that ran since the
-                    // call is seen by the engine, which reads the settings next.
-                    self.wakeups.register(file, op.ov, wake);
-                    op.wakeups = Some(self.wakeups);
-                    drive(Issued::Pending(&mut op))
-                }
-            }
-        };
+        let result = op.hand_over(err, self.wakeups, wake, drive);
         // If the engine left the operation unsettled, it is cancelled and awaited here;
         // after that the kernel no longer signals the event, and the thread may reuse it.
         drop(op);
@@ -404,7 +391,31 @@ struct InFlight<'a> {
     wakeups: Option<&'a Wakeups>,
 }
 
-impl InFlight<'_> {
+impl<'a> InFlight<'a> {
+    /// Gives the operation to the engine's `drive`: done if it failed at once (`err`)
+    /// or has completed, else pending and registered with `wakeups`, so that setters
+    /// may cancel it from now on (one that ran since the call is seen by the engine,
+    /// which reads the settings next).
+    fn hand_over<R>(
+        &mut self,
+        err: Code,
+        wakeups: &'a Wakeups,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        if self.settled {
+            return drive(Issued::Done(Completion::failed(err)));
+        }
+        match self.poll() {
+            Some(done) => drive(Issued::Done(done)),
+            None => {
+                wakeups.register(self.file, self.ov, wake);
+                self.wakeups = Some(wakeups);
+                drive(Issued::Pending(self))
+            }
+        }
+    }
+
     /// `GetOverlappedResult` without waiting: the completion, or `None` while pending.
     fn result(&mut self) -> Option<Completion> {
         let mut bytes: DWORD = 0;
