@@ -104,8 +104,6 @@ pub const ACE_HEADER_AND_MASK_SIZE: usize = 8;
 
 // Waits (synchapi.h, winbase.h).
 pub const INFINITE: DWORD = 0xFFFF_FFFF;
-pub const WAIT_OBJECT_0: DWORD = 0;
-pub const WAIT_TIMEOUT: DWORD = 0x0000_0102;
 pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
 
 // System error codes (winerror.h) that change what winpipe does.
@@ -118,7 +116,6 @@ pub const ERROR_INVALID_PARAMETER: DWORD = 87;
 pub const ERROR_BROKEN_PIPE: DWORD = 109;
 pub const ERROR_SEM_TIMEOUT: DWORD = 121;
 pub const ERROR_PIPE_BUSY: DWORD = 231;
-pub const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
 pub const ERROR_NO_DATA: DWORD = 232;
 pub const ERROR_PIPE_NOT_CONNECTED: DWORD = 233;
 pub const ERROR_MORE_DATA: DWORD = 234;
@@ -127,7 +124,6 @@ pub const ERROR_PIPE_LISTENING: DWORD = 536;
 pub const ERROR_OPERATION_ABORTED: DWORD = 995;
 pub const ERROR_IO_INCOMPLETE: DWORD = 996;
 pub const ERROR_IO_PENDING: DWORD = 997;
-pub const ERROR_NOT_FOUND: DWORD = 1168;
 /// `ERROR_CANT_OPEN_ANONYMOUS`: the token is anonymous and cannot be opened.
 pub const ERROR_CANT_OPEN_ANONYMOUS: DWORD = 1347;
 

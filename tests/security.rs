@@ -35,6 +35,46 @@ extern "system" {
     ) -> i32;
 }
 
+#[link(name = "ntdll")]
+extern "system" {
+    fn NtQueryObject(
+        handle: *mut c_void,
+        class: u32,
+        info: *mut c_void,
+        len: u32,
+        returned: *mut u32,
+    ) -> i32;
+}
+
+/// `OBJECT_BASIC_INFORMATION` (winternl.h): the rights a handle was granted.
+#[repr(C)]
+#[derive(Default)]
+struct ObjectBasicInformation {
+    attributes: u32,
+    granted_access: u32,
+    handle_count: u32,
+    pointer_count: u32,
+    reserved: [u32; 10],
+}
+
+/// The access rights `handle` was opened with (`NtQueryObject`, ObjectBasicInformation).
+fn granted_access(handle: std::os::windows::io::RawHandle) -> u32 {
+    let mut info = ObjectBasicInformation::default();
+    let len = std::mem::size_of::<ObjectBasicInformation>() as u32;
+    // SAFETY: an open handle, class 0 and a buffer of ours of the size given.
+    let status = unsafe {
+        NtQueryObject(
+            handle,
+            0,
+            (&mut info as *mut ObjectBasicInformation).cast(),
+            len,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, 0, "NtQueryObject failed: {status:#x}");
+    info.granted_access
+}
+
 const TOKEN_QUERY: u32 = 8;
 const ERROR_NO_TOKEN: u32 = 1008;
 
@@ -280,6 +320,70 @@ fn a_descriptor_granting_client_rights_lets_clients_talk() {
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"pong");
         assert_eq!(client.peer_user().unwrap(), me);
+    });
+}
+
+/// A client's handle holds what it uses (read, write data, attributes), not
+/// `FILE_APPEND_DATA`, which on a pipe is `FILE_CREATE_PIPE_INSTANCE`: a descriptor
+/// that grants clients only `0x12018b` still lets winpipe clients in.
+#[test]
+fn a_client_is_not_granted_the_right_to_create_instances() {
+    use std::os::windows::io::AsRawHandle;
+    common::within(common::LIMIT, || {
+        let (_listener, client, _server) = connected(
+            "a_client_is_not_granted_create_instance",
+            &ConnectOptions::new(),
+        );
+        let granted = granted_access(client.as_raw_handle());
+        const FILE_READ_DATA: u32 = 0x1;
+        const FILE_WRITE_DATA: u32 = 0x2;
+        const FILE_CREATE_PIPE_INSTANCE: u32 = 0x4;
+        assert_eq!(
+            granted & FILE_CREATE_PIPE_INSTANCE,
+            0,
+            "granted {granted:#x}"
+        );
+        assert_eq!(
+            granted & (FILE_READ_DATA | FILE_WRITE_DATA),
+            0x3,
+            "granted {granted:#x}"
+        );
+        assert_eq!(
+            granted & !0x12018b,
+            0,
+            "granted {granted:#x}, more than 0x12018b"
+        );
+    });
+}
+
+/// A pipe whose owner is neither the user nor the default owner of the process
+/// Windows names as its server (as after that process exited and its id was reused)
+/// leaves the server unidentified. Made here with an explicit owner, Administrators:
+/// Wine lets any process name it; on Windows a standard user may not (bind fails with
+/// ERROR_INVALID_OWNER), and for an elevated administrator it is the default owner.
+#[test]
+fn a_server_whose_pipe_owner_contradicts_its_process_is_not_identified() {
+    common::within(common::LIMIT, || {
+        let name = common::pipe_name("a_server_whose_pipe_owner_contradicts");
+        let bound = ListenerOptions::new()
+            .security_descriptor("O:BAD:(A;;FA;;;WD)")
+            .bind(&name);
+        let _listener = match bound {
+            Err(err) if err.raw_os_error() == Some(1307) => return,
+            bound => bound.unwrap(),
+        };
+        let client = WinStream::connect(&name).unwrap();
+        match client.peer_user() {
+            Err(err) => {
+                assert!(err.to_string().contains("reused"), "{err}");
+                let refused = ConnectOptions::new().same_user_server().connect(&name);
+                let err = refused.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+            }
+            // Windows, elevated: Administrators is this process's default owner.
+            Ok(user) if !under_wine() => assert_eq!(user, Sid::current_user().unwrap()),
+            Ok(user) => panic!("the server was identified as {user} against its pipe's owner"),
+        }
     });
 }
 

@@ -200,6 +200,13 @@ impl Port for AbortOnce {
     }
 }
 
+/// A port with a 4-byte buffer that holds 4 unread bytes: a write must wait.
+fn full_port() -> SimPort {
+    let port = SimPort::new(4);
+    port.0.borrow_mut().outbound.extend(b"full");
+    port
+}
+
 /// The pipe's buffer size must never be asked for a write nothing but a shutdown
 /// stops.
 fn unasked() -> Option<usize> {
@@ -253,8 +260,7 @@ fn a_blocking_write_with_no_timeout_is_whole_and_asks_nothing() {
 
 #[test]
 fn timed_out_write_reports_no_phantom_bytes() {
-    let mut port = SimPort::new(4);
-    port.0.borrow_mut().outbound.extend(b"full");
+    let mut port = full_port();
     let clock = port.clock();
     let err = write(&mut port, b"more", &mut || Some(4), &timeout(20), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
@@ -264,8 +270,7 @@ fn timed_out_write_reports_no_phantom_bytes() {
 
 #[test]
 fn blocked_write_completes_when_the_peer_drains() {
-    let mut port = SimPort::new(4);
-    port.0.borrow_mut().outbound.extend(b"full");
+    let mut port = full_port();
     port.0.borrow_mut().at(15, Event::Drain(4));
     let clock = port.clock();
     assert_eq!(
@@ -279,8 +284,7 @@ fn blocked_write_completes_when_the_peer_drains() {
 #[test]
 fn a_blocking_write_ignores_a_later_timeout_but_not_a_shutdown() {
     // Issued with no timeout, the write waits past a timeout set meanwhile...
-    let mut port = SimPort::new(4);
-    port.0.borrow_mut().outbound.extend(b"full");
+    let mut port = full_port();
     port.0.borrow_mut().at(30, Event::Drain(4));
     let clock = port.clock();
     let later = clock.clone();
@@ -294,8 +298,7 @@ fn a_blocking_write_ignores_a_later_timeout_but_not_a_shutdown() {
     );
     assert_eq!(clock.now(), ms(30));
     // ...but a shutdown stops it.
-    let mut port = SimPort::new(4);
-    port.0.borrow_mut().outbound.extend(b"full");
+    let mut port = full_port();
     let clock = port.clock();
     let later = clock.clone();
     port.0.borrow_mut().at(10, Event::Arrive(Vec::new()));

@@ -14,7 +14,7 @@ use std::os::windows::io::{
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Size of each direction's pipe buffer in the pipes winpipe creates.
@@ -56,6 +56,10 @@ pub struct WinStream {
     is_pipe: bool,
     pub(super) side: Side,
     name: WinPipeSocketAddr,
+    /// Where vectored reads and writes gather their slices: allocated by the first
+    /// one and kept (see `with_scratch`).
+    read_scratch: Mutex<Vec<u8>>,
+    write_scratch: Mutex<Vec<u8>>,
 }
 
 impl WinStream {
@@ -77,6 +81,8 @@ impl WinStream {
             is_pipe: true,
             side,
             name,
+            read_scratch: Mutex::default(),
+            write_scratch: Mutex::default(),
         }
     }
 
@@ -436,6 +442,16 @@ impl Read for WinStream {
     }
 }
 
+/// Lends `f` the buffer kept in `slot`, taken out for the call so that no lock is held
+/// across I/O: a vectored call running at the same time in another thread gets an
+/// empty buffer of its own, and whichever call ends last keeps its buffer.
+fn with_scratch<R>(slot: &Mutex<Vec<u8>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut scratch = std::mem::take(&mut *sys::lock(slot));
+    let result = f(&mut scratch);
+    *sys::lock(slot) = scratch;
+    result
+}
+
 /// Threads may read through one `&WinStream` at once: each call has its own
 /// operation and its own timeout, and each byte goes to one of them.
 impl Read for &WinStream {
@@ -448,16 +464,10 @@ impl Read for &WinStream {
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.check_pipe()?;
         let policy = self.read_policy();
-        let mut scratch = Vec::new();
         let clock = Since::start();
-        engine::read_vectored(
-            &mut self.pipe(),
-            bufs,
-            &mut scratch,
-            MAX_WRITE,
-            &policy,
-            &clock,
-        )
+        with_scratch(&self.read_scratch, |scratch| {
+            engine::read_vectored(&mut self.pipe(), bufs, scratch, MAX_WRITE, &policy, &clock)
+        })
     }
 }
 
@@ -493,9 +503,10 @@ impl Write for &WinStream {
         let clock = Since::start();
         self.check_pipe()?;
         let policy = self.write_policy();
-        let mut scratch = Vec::new();
         let quota = &mut || self.quota();
-        engine::write_vectored(&mut self.pipe(), bufs, &mut scratch, quota, &policy, &clock)
+        with_scratch(&self.write_scratch, |scratch| {
+            engine::write_vectored(&mut self.pipe(), bufs, scratch, quota, &policy, &clock)
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
