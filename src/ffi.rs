@@ -81,6 +81,9 @@ pub const SECURITY_ANONYMOUS: DWORD = 0x0000_0000;
 pub const SECURITY_IMPERSONATION: DWORD = 0x0002_0000;
 pub const SECURITY_DELEGATION: DWORD = 0x0003_0000;
 pub const DUPLICATE_SAME_ACCESS: DWORD = 0x0000_0002;
+/// `SECURITY_EFFECTIVE_ONLY`: a server impersonating the client gets only the
+/// privileges and groups enabled when the client connected.
+pub const SECURITY_EFFECTIVE_ONLY: DWORD = 0x0008_0000;
 
 // Tokens, SIDs and security descriptors (winnt.h, securitybaseapi.h, sddl.h).
 pub const TOKEN_QUERY: DWORD = 0x0008;
@@ -141,6 +144,7 @@ extern "system" {
         lpSecurityAttributes: *mut SECURITY_ATTRIBUTES,
     ) -> HANDLE;
     pub fn ConnectNamedPipe(hNamedPipe: HANDLE, lpOverlapped: *mut OVERLAPPED) -> BOOL;
+    pub fn DisconnectNamedPipe(hNamedPipe: HANDLE) -> BOOL;
     pub fn CreateFileA(
         lpFileName: *const u8,
         dwDesiredAccess: DWORD,

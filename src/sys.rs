@@ -569,13 +569,17 @@ pub(crate) const CLIENT_ACCESS: DWORD = FILE_GENERIC_READ | FILE_WRITE_DATA | FI
 /// granting the server the impersonation `level` (`SECURITY_IDENTIFICATION` by
 /// default).
 pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
+    open(name, CLIENT_ACCESS, client_flags(level))
+}
+
+/// `CreateFileA(name)` for an existing pipe with `access` and `flags`.
+fn open(name: &str, access: DWORD, flags: DWORD) -> Result<Handle, Code> {
     let c = c_name(name)?;
-    let flags = client_flags(level);
     // SAFETY: `c` is NUL-terminated; no security attributes, no template.
     let raw = unsafe {
         CreateFileA(
             c.as_ptr(),
-            CLIENT_ACCESS,
+            access,
             0,
             null_mut(),
             OPEN_EXISTING,
@@ -584,8 +588,30 @@ pub(crate) fn open_client(name: &str, level: DWORD) -> Result<Handle, Code> {
         )
     };
     let result = Handle::from_created(raw);
-    trace!("CreateFileA({:?}, {:#x}) = {:?}", name, flags, result);
+    trace!(
+        "CreateFileA({:?}, {:#x}, {:#x}) = {:?}",
+        name,
+        access,
+        flags,
+        result
+    );
     result
+}
+
+/// Takes the new, only instance of `name` out of listening for good, so that it just
+/// holds the name: a client end opened on it (no access, anonymous) and closed at once
+/// leaves it closing, which no client can connect to. If another client took it first
+/// (busy), or the descriptor refuses this process, a disconnect does the same.
+pub(crate) fn stop_listening(name: &str, instance: &Handle) -> Result<(), Code> {
+    match open(name, 0, SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS) {
+        Ok(_client) => Ok(()),
+        Err(_) => {
+            // SAFETY: an open server handle; the call only changes the pipe's state.
+            let result = outcome(unsafe { DisconnectNamedPipe(instance.raw()) });
+            trace!("DisconnectNamedPipe({:?}) = {:?}", instance.raw(), result);
+            result
+        }
+    }
 }
 
 /// Asks one of the `GetNamedPipe{Client,Server}{ProcessId,SessionId}` calls, `name`d

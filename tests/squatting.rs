@@ -22,8 +22,16 @@ fn main() {
                 raw_squatter_spelling_the_name_in_other_case,
             ),
             ("winpipe_squatter", winpipe_squatter),
+            (
+                "a_listener_whose_instances_all_closed_keeps_its_name",
+                a_listener_whose_instances_all_closed_keeps_its_name,
+            ),
         ],
-        &[("squat_raw", squat_raw), ("squat_winpipe", squat_winpipe)],
+        &[
+            ("squat_raw", squat_raw),
+            ("squat_winpipe", squat_winpipe),
+            ("squat_when_free", squat_when_free),
+        ],
     );
 }
 
@@ -142,4 +150,101 @@ fn raw_squatter_spelling_the_name_in_other_case() {
 fn winpipe_squatter() {
     let name = common::pipe_name("winpipe_squatter");
     assert_squatted("winpipe", "squat_winpipe", &name, &[], &name);
+}
+
+/// Child role: waits for `name` to stop existing (`WaitNamedPipeA` says
+/// ERROR_FILE_NOT_FOUND), then creates it with FILE_FLAG_FIRST_PIPE_INSTANCE — what
+/// Windows allows anyone once a name has lapsed, and all a squatter under Wine may do
+/// here — and greets every client with "squatter". Gives up after 10 s.
+#[cfg(windows)]
+fn squat_when_free(args: &[String]) {
+    use std::time::{Duration, Instant};
+    let c_name = std::ffi::CString::new(args[0].as_str()).unwrap();
+    peer::ready();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        // SAFETY: a NUL-terminated name.
+        let free = unsafe { raw::WaitNamedPipeA(c_name.as_ptr().cast(), 1) } == 0
+            && raw::last_error() == raw::ERROR_FILE_NOT_FOUND;
+        if !free {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        // SAFETY: a NUL-terminated name, default security, plain values.
+        let server = unsafe {
+            raw::CreateNamedPipeA(
+                c_name.as_ptr().cast(),
+                raw::PIPE_ACCESS_DUPLEX | raw::FILE_FLAG_FIRST_PIPE_INSTANCE,
+                0,
+                255,
+                4096,
+                4096,
+                0,
+                std::ptr::null_mut(),
+            )
+        };
+        if server == raw::INVALID_HANDLE_VALUE {
+            continue;
+        }
+        println!("squatted");
+        let end = raw::RawEnd {
+            handle: server,
+            io: raw::Io::Sync,
+        };
+        loop {
+            // SAFETY: our synchronous server handle, no OVERLAPPED. Whatever it
+            // reports (a client came, or came and left), greet and start over.
+            unsafe { raw::ConnectNamedPipe(end.handle, std::ptr::null_mut()) };
+            let _ = end.write(b"squatter");
+            let _ = end.flush();
+            let _ = end.disconnect();
+        }
+    }
+}
+
+/// A listener limited to one instance hands it out and its stream closes: the name has
+/// no open instance of the listener's left. The name must not lapse for the listener's
+/// whole life, so a process waiting to create it (with FILE_FLAG_FIRST_PIPE_INSTANCE,
+/// as Windows allows once a name is free) never can, and the next client reaches the
+/// listener, not the squatter.
+#[cfg(windows)]
+fn a_listener_whose_instances_all_closed_keeps_its_name() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let name = common::pipe_name("a_listener_whose_instances_all_closed");
+    let listener = winpipe::ListenerOptions::new()
+        .backlog(1)
+        .max_instances(1)
+        .bind(&name)
+        .unwrap();
+    let mut squatter = peer::Peer::start("squat_when_free", &[&name]);
+    squatter.wait_ready();
+    for round in 0..3 {
+        let server = {
+            let listener = listener.clone();
+            std::thread::spawn(move || {
+                let (mut stream, _) = listener.accept().unwrap();
+                stream.write_all(b"listener").unwrap();
+                stream
+            })
+        };
+        let mut client = winpipe::WinStream::connect_with_timeout(&name, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("round {round}: connect: {e}"));
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut greeting = [0; 8];
+        client.read_exact(&mut greeting).unwrap();
+        assert_eq!(
+            &greeting,
+            b"listener",
+            "round {round}: the client reached {:?}",
+            String::from_utf8_lossy(&greeting)
+        );
+        // Every instance of the listener's closes: the stream, then its client.
+        drop(server.join().unwrap());
+        drop(client);
+        // Time for the squatter to see a free name.
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -72,6 +72,12 @@ struct Inner {
     /// accept that finds no instance). Apart from `backlog` so that `take_error` never
     /// waits for an accept.
     error: Mutex<Option<io::Error>>,
+    /// The name's first instance, which never listens: it keeps the name (and the
+    /// descriptor it fixes) in existence for the listener's whole life, so that no
+    /// other process can create the name when every other instance has closed and
+    /// receive the clients of the listener's next instance. `None` when the listener
+    /// joined a pipe someone else created (`first_instance(false)`).
+    _holder: Option<Handle>,
 }
 
 /// A server instance waiting for (or holding) a client.
@@ -150,6 +156,23 @@ impl Inner {
         })
     }
 
+    /// Creates the name's first instance (`FILE_FLAG_FIRST_PIPE_INSTANCE`) and takes it
+    /// out of listening, so that it holds the name for as long as it is open.
+    fn hold_name(&self, name: &str) -> io::Result<Handle> {
+        let holder = self
+            .create_instance(true)
+            .map_err(|code| first_create_error(name, code))?
+            .handle;
+        sys::stop_listening(name, &holder).map_err(|code| {
+            let err = engine::os_error(code);
+            io::Error::new(
+                err.kind(),
+                format!("cannot take the first instance of {name} out of listening: {err}"),
+            )
+        })?;
+        Ok(holder)
+    }
+
     /// Whether accept may hand out the client connected to `instance`.
     fn admits(&self, instance: &Instance) -> bool {
         self.own_session.is_none_or(|own| {
@@ -214,7 +237,7 @@ impl WinListener {
             (None, true) => Some(Descriptor::owner_only()?),
             (None, false) => None,
         };
-        let inner = Arc::new(Inner {
+        let mut inner = Inner {
             addr: addr.clone(),
             shared: Shared::new(),
             backlog: Mutex::new(Backlog::new(options.backlog, VecDeque::new())),
@@ -229,15 +252,16 @@ impl WinListener {
             },
             refused: AtomicU64::new(0),
             error: Mutex::new(None),
-        });
+            _holder: None,
+        };
+        if options.first_instance {
+            inner._holder = Some(inner.hold_name(name)?);
+        }
+        let inner = Arc::new(inner);
         let mut listening = VecDeque::new();
-        for i in 0..options.backlog {
-            let first = i == 0 && options.first_instance;
-            match inner.create_instance(first) {
-                Ok(instance) => listening.push_back(instance),
-                Err(code) if first => return Err(first_create_error(name, code)),
-                Err(code) => return Err(engine::os_error(code)),
-            }
+        for _ in 0..options.backlog {
+            let instance = inner.create_instance(false).map_err(engine::os_error)?;
+            listening.push_back(instance);
         }
         *lock(&inner.backlog) = Backlog::new(options.backlog, listening);
         Ok(WinListener { inner })

@@ -25,6 +25,9 @@ pub const DEFAULT_BACKLOG: usize = 32;
 
 /// The most instances a pipe can be limited to; more means "unlimited" to Windows.
 const MAX_LIMITED_INSTANCES: usize = 254;
+/// The largest `max_instances`: the listener's instance that holds the name counts
+/// against the pipe's limit too.
+const MAX_INSTANCES_OPTION: usize = MAX_LIMITED_INSTANCES - 1;
 
 /// Options for [`WinListener`]: how many instances wait for clients, their buffers, who
 /// may connect. [`WinListener::bind`] uses the defaults.
@@ -124,10 +127,15 @@ impl ListenerOptions {
         self
     }
 
-    /// The most instances the pipe may have at once (1 to 254), counting accepted
+    /// The most instances the pipe may have at once (1 to 253), counting accepted
     /// connections still open and instances waiting; default unlimited. At the limit
     /// the listener keeps fewer instances waiting, and an accept with none waiting
     /// waits until a connection closes. Must not be less than the backlog.
+    ///
+    /// Windows' limit for the name is one more: a listener that creates the name
+    /// (`first_instance(true)`) keeps one instance that never listens, so that the
+    /// name cannot lapse and be taken by another process while every other instance
+    /// is closed.
     pub fn max_instances(&mut self, max: usize) -> &mut Self {
         self.max_instances = Some(max);
         self
@@ -205,10 +213,12 @@ impl ListenerOptions {
         WinListener::bind_with(addr, self)
     }
 
-    /// `max_instances` as CreateNamedPipe takes it.
+    /// `max_instances` as CreateNamedPipe takes it: one more for the instance that
+    /// holds the name when the listener creates it (`first_instance(true)`).
     pub(crate) fn instance_limit(&self) -> DWORD {
+        let holder = usize::from(self.first_instance);
         self.max_instances
-            .map_or(PIPE_UNLIMITED_INSTANCES, |max| max as DWORD)
+            .map_or(PIPE_UNLIMITED_INSTANCES, |max| (max + holder) as DWORD)
     }
 
     fn check(&self) -> io::Result<()> {
@@ -242,9 +252,10 @@ impl ListenerOptions {
             ));
         }
         if let Some(max) = self.max_instances {
-            if max == 0 || max > MAX_LIMITED_INSTANCES {
+            if max == 0 || max > MAX_INSTANCES_OPTION {
                 return bad(format!(
-                    "max_instances {max} is out of range: 1 to {MAX_LIMITED_INSTANCES}"
+                    "max_instances {max} is out of range: 1 to {MAX_INSTANCES_OPTION} (the \
+                     pipe keeps one instance more, which holds its name)"
                 ));
             }
             if max < self.backlog {
@@ -413,7 +424,8 @@ mod tests {
         assert_eq!(kind(ListenerOptions::new().in_buffer_size(0)), invalid);
         assert_eq!(kind(ListenerOptions::new().out_buffer_size(0)), invalid);
         assert_eq!(kind(ListenerOptions::new().max_instances(0)), invalid);
-        assert_eq!(kind(ListenerOptions::new().max_instances(255)), invalid);
+        assert_eq!(kind(ListenerOptions::new().max_instances(254)), invalid);
+        assert_eq!(kind(ListenerOptions::new().max_instances(253)), None);
         let err = ListenerOptions::new()
             .backlog(8)
             .max_instances(4)
@@ -425,7 +437,13 @@ mod tests {
             kind(ListenerOptions::new().backlog(4).max_instances(4)),
             None
         );
-        assert_eq!(ListenerOptions::new().max_instances(7).instance_limit(), 7);
+        // One more for the instance that holds the name, unless the listener joins.
+        assert_eq!(ListenerOptions::new().max_instances(7).instance_limit(), 8);
+        let joining = ListenerOptions::new()
+            .max_instances(7)
+            .first_instance(false)
+            .clone();
+        assert_eq!(joining.instance_limit(), 7);
         let err = ListenerOptions::new()
             .owner_only(true)
             .first_instance(false)

@@ -35,6 +35,8 @@ pub const ERROR_PIPE_CONNECTED: u32 = 535;
 pub const ERROR_MORE_DATA: u32 = 234;
 pub const WAIT_TIMEOUT: u32 = 0x102;
 pub const DUPLICATE_SAME_ACCESS: u32 = 2;
+pub const FILE_FLAG_FIRST_PIPE_INSTANCE: u32 = 0x0008_0000;
+pub const ERROR_FILE_NOT_FOUND: u32 = 2;
 
 #[link(name = "kernel32")]
 extern "system" {
@@ -59,6 +61,7 @@ extern "system" {
     ) -> HANDLE;
     pub fn ConnectNamedPipe(pipe: HANDLE, overlapped: *mut OVERLAPPED) -> i32;
     pub fn DisconnectNamedPipe(pipe: HANDLE) -> i32;
+    pub fn WaitNamedPipeA(name: *const u8, timeout_ms: u32) -> i32;
     pub fn FlushFileBuffers(file: HANDLE) -> i32;
     pub fn ReadFile(
         file: HANDLE,
