@@ -1,0 +1,4 @@
+#![no_main]
+//! `secdesc`: see `winpipe::fuzzing::secdesc`.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| winpipe::fuzzing::secdesc(data));
