@@ -91,6 +91,13 @@ pub const TOKEN_QUERY: DWORD = 0x0008;
 pub const TOKEN_USER_CLASS: DWORD = 1;
 /// `TokenOwner` of TOKEN_INFORMATION_CLASS.
 pub const TOKEN_OWNER_CLASS: DWORD = 4;
+/// `TokenRestrictedSids`: a `TOKEN_GROUPS`, empty unless the token is restricted.
+pub const TOKEN_RESTRICTED_SIDS_CLASS: DWORD = 11;
+/// `TokenIntegrityLevel`: a `TOKEN_MANDATORY_LABEL`, whose first field points to the
+/// level's SID (`S-1-16-RID`).
+pub const TOKEN_INTEGRITY_LEVEL_CLASS: DWORD = 25;
+/// `TokenAppContainerSid`: a pointer to the package SID, NULL outside an app container.
+pub const TOKEN_APP_CONTAINER_SID_CLASS: DWORD = 31;
 /// `PROCESS_QUERY_LIMITED_INFORMATION`: enough to open a process's token.
 pub const PROCESS_QUERY_LIMITED_INFORMATION: DWORD = 0x1000;
 /// `SDDL_REVISION_1`, the only revision of the SDDL string format.
@@ -99,17 +106,14 @@ pub const SDDL_REVISION_1: DWORD = 1;
 pub const FILE_ALL_ACCESS: DWORD = 0x001F_01FF;
 pub const OWNER_SECURITY_INFORMATION: DWORD = 0x0000_0001;
 pub const DACL_SECURITY_INFORMATION: DWORD = 0x0000_0004;
-pub const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
-/// `sizeof(ACL)` and `sizeof(ACCESS_ALLOWED_ACE) - sizeof(DWORD)` (the SID follows the
-/// mask in place of the `SidStart` DWORD).
-pub const ACL_HEADER_SIZE: usize = 8;
-pub const ACE_HEADER_AND_MASK_SIZE: usize = 8;
+pub const LABEL_SECURITY_INFORMATION: DWORD = 0x0000_0010;
 
 // Waits (synchapi.h, winbase.h).
 pub const INFINITE: DWORD = 0xFFFF_FFFF;
 pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
 
 // System error codes (winerror.h) that change what winpipe does.
+pub const ERROR_INVALID_FUNCTION: DWORD = 1;
 pub const ERROR_FILE_NOT_FOUND: DWORD = 2;
 pub const ERROR_PATH_NOT_FOUND: DWORD = 3;
 pub const ERROR_ACCESS_DENIED: DWORD = 5;
@@ -118,6 +122,7 @@ pub const ERROR_NOT_ENOUGH_MEMORY: DWORD = 8;
 pub const ERROR_INVALID_PARAMETER: DWORD = 87;
 pub const ERROR_BROKEN_PIPE: DWORD = 109;
 pub const ERROR_SEM_TIMEOUT: DWORD = 121;
+pub const ERROR_INSUFFICIENT_BUFFER: DWORD = 122;
 pub const ERROR_PIPE_BUSY: DWORD = 231;
 pub const ERROR_NO_DATA: DWORD = 232;
 pub const ERROR_PIPE_NOT_CONNECTED: DWORD = 233;
@@ -260,17 +265,7 @@ extern "system" {
         nLength: DWORD,
         lpnLengthNeeded: *mut DWORD,
     ) -> BOOL;
-    pub fn GetSecurityDescriptorOwner(
-        pSecurityDescriptor: *mut c_void,
-        pOwner: *mut *mut c_void,
-        lpbOwnerDefaulted: *mut BOOL,
-    ) -> BOOL;
-    pub fn GetSecurityDescriptorDacl(
-        pSecurityDescriptor: *mut c_void,
-        lpbDaclPresent: *mut BOOL,
-        pDacl: *mut *mut c_void,
-        lpbDaclDefaulted: *mut BOOL,
-    ) -> BOOL;
+    pub fn GetSecurityDescriptorLength(pSecurityDescriptor: *mut c_void) -> DWORD;
 }
 
 #[cfg(test)]

@@ -18,8 +18,11 @@ mod trace;
 #[cfg_attr(not(windows), allow(dead_code, unused_imports))]
 mod engine;
 mod ffi;
+mod integrity;
 #[cfg_attr(not(windows), allow(dead_code))]
 pub mod net;
+#[cfg_attr(not(windows), allow(dead_code))]
+mod secdesc;
 mod sid;
 #[cfg(windows)]
 mod sys;
@@ -27,6 +30,7 @@ mod sys;
 #[cfg(any(unix, windows))]
 pub mod local;
 
+pub use integrity::IntegrityLevel;
 #[cfg(windows)]
 pub use net::{
     ConnectOptions, ImpersonationLevel, Incoming, ListenerOptions, WinListener, WinStream,
@@ -42,5 +46,6 @@ pub use sid::Sid;
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::engine::chaos::{connect_accept, pipe_name, stream_io};
+    pub use crate::secdesc::fuzz as secdesc;
     pub use crate::sid::fuzz as sid;
 }

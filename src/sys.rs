@@ -22,7 +22,7 @@ use crate::engine::{
     clamp_len, os_error, Code, Completion, Dial, Issued, Pending, Port, Request, Wake,
 };
 use crate::ffi::*;
-use crate::net::ProcessIdentity;
+use crate::net::TokenFacts;
 use crate::Sid;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -108,18 +108,10 @@ impl Handle {
             let me = GetCurrentProcess();
             DuplicateHandle(me, self.0, me, &mut out, 0, FALSE, DUPLICATE_SAME_ACCESS)
         };
-        let err = if ok == FALSE { last_error() } else { 0 };
-        trace!(
-            "DuplicateHandle({:?}) = {} {:?} err={}",
-            self.0,
-            ok,
-            out,
-            err
-        );
-        if ok == FALSE {
-            return Err(os_error(err));
-        }
-        Ok(Handle(out))
+        // Owned before the trace: a logger that panics leaks nothing.
+        let result = outcome(ok).map(|()| Handle(out));
+        trace!("DuplicateHandle({:?}) = {:?}", self.0, result);
+        result.map_err(os_error)
     }
 
     pub(crate) fn borrow(&self) -> BorrowedHandle<'_> {
@@ -177,8 +169,10 @@ impl Event {
     fn new() -> Result<Event, Code> {
         // SAFETY: no security attributes and no name: plain arguments only.
         let raw = unsafe { CreateEventA(null_mut(), TRUE, FALSE, ptr::null()) };
-        trace!("CreateEventA(manual reset) = {:?}", raw);
-        Handle::from_created(raw).map(Event)
+        // Owned (or its error read) before the trace, which runs the user's logger.
+        let event = Handle::from_created(raw).map(Event);
+        trace!("CreateEventA(manual reset) = {:?}", event);
+        event
     }
 
     /// The calling thread's event, or a new one if it has none (first use, a nested
@@ -688,8 +682,9 @@ unsafe impl Send for Descriptor {}
 unsafe impl Sync for Descriptor {}
 
 impl Descriptor {
-    /// Parses `sddl`. A string Windows cannot parse, or one without a DACL (which
-    /// would let everyone in), is `InvalidInput` naming the string.
+    /// Parses `sddl` (`ConvertStringSecurityDescriptorToSecurityDescriptorA`). A string
+    /// Windows cannot parse is `InvalidInput` naming it and the system's error; what the
+    /// descriptor grants is checked by the caller, from `bytes`.
     pub(crate) fn parse(sddl: &str) -> io::Result<Descriptor> {
         let refuse = |why: String| {
             io::Error::new(
@@ -697,7 +692,6 @@ impl Descriptor {
                 format!("invalid security descriptor {sddl:?}: {why}"),
             )
         };
-        crate::net::check_sddl_sids(sddl)?;
         let c = std::ffi::CString::new(sddl).map_err(|_| refuse("it contains NUL".into()))?;
         let mut raw: *mut c_void = null_mut();
         // SAFETY: `c` is NUL-terminated; on success `raw` receives a LocalAlloc'd
@@ -716,32 +710,20 @@ impl Descriptor {
             sddl,
             result
         );
-        if let Err(code) = result {
-            return Err(refuse(os_error(code).to_string()));
+        match result {
+            Ok(()) => Ok(descriptor),
+            Err(code) => Err(refuse(os_error(code).to_string())),
         }
-        if !descriptor.has_dacl() {
-            return Err(refuse(
-                "it has no DACL (\"D:\"), which lets everyone connect; write \
-                 \"D:NO_ACCESS_CONTROL\" if that is meant"
-                    .into(),
-            ));
-        }
-        Ok(descriptor)
     }
 
-    /// A descriptor whose DACL grants the current user everything and nobody else
-    /// anything.
-    pub(crate) fn owner_only() -> io::Result<Descriptor> {
-        Descriptor::parse(&format!("D:(A;;FA;;;{})", current_user()?))
-    }
-
-    fn has_dacl(&self) -> bool {
-        let (mut present, mut defaulted) = (FALSE, FALSE);
-        let mut acl: *mut c_void = null_mut();
-        // SAFETY: `self.0` is a valid descriptor; the outputs are ours.
-        let ok =
-            unsafe { GetSecurityDescriptorDacl(self.0, &mut present, &mut acl, &mut defaulted) };
-        ok != FALSE && present != FALSE
+    /// The descriptor's bytes (self-relative, as the conversion made it).
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `self.0` is a valid self-relative descriptor owned by `self`, whose
+        // length GetSecurityDescriptorLength reads from its header and parts.
+        unsafe {
+            let len = GetSecurityDescriptorLength(self.0) as usize;
+            std::slice::from_raw_parts(self.0.cast::<u8>(), len)
+        }
     }
 
     fn attributes(&self) -> SECURITY_ATTRIBUTES {
@@ -762,13 +744,18 @@ impl Drop for Descriptor {
     }
 }
 
-/// The user this process runs as (its token's `TokenUser`).
-pub(crate) fn current_user() -> io::Result<Sid> {
+/// What this process's own access token says.
+pub(crate) fn own_token() -> io::Result<TokenFacts> {
     let mut token: HANDLE = null_mut();
     // SAFETY: the current-process pseudo handle and a place for the token handle.
     let result = outcome(unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) });
     let token = owned_or_error(result, token, "OpenProcessToken(self)").map_err(os_error)?;
-    token_user(&token)
+    traced_facts(&token)
+}
+
+/// The user this process runs as (its token's `TokenUser`).
+pub(crate) fn current_user() -> io::Result<Sid> {
+    own_token().map(|facts| facts.user)
 }
 
 /// Owns the handle an `Open*` call returned if it succeeded (`result`), and traces it.
@@ -778,87 +765,122 @@ fn owned_or_error(result: Result<(), Code>, raw: HANDLE, call: &str) -> Result<H
     handle
 }
 
-/// The user of an access token (`GetTokenInformation(TokenUser)`).
-fn token_user(token: &Handle) -> io::Result<Sid> {
-    token_sid(token, TOKEN_USER_CLASS, "TokenUser")
+/// `token_facts`, traced.
+fn traced_facts(token: &Handle) -> io::Result<TokenFacts> {
+    let facts = token_facts(token);
+    trace!("GetTokenInformation({:?}, …) = {:?}", token.raw(), facts);
+    facts.map_err(|(name, code)| {
+        let err = os_error(code);
+        io::Error::new(err.kind(), format!("reading the token's {name}: {err}"))
+    })
 }
 
-/// The SID an access token gives new objects as their owner (`TokenOwner`): its user,
-/// or a group such as BUILTIN\Administrators for an elevated administrator.
-fn token_owner(token: &Handle) -> io::Result<Sid> {
-    token_sid(token, TOKEN_OWNER_CLASS, "TokenOwner")
+/// Reads what winpipe checks of an access token: user, default owner, integrity level,
+/// app container and restricting SIDs. Untraced, so that it can run while impersonating;
+/// a failure names the information class that failed.
+fn token_facts(token: &Handle) -> Result<TokenFacts, (&'static str, Code)> {
+    let sid = |class, name| {
+        let mut info = TokenInfo::default();
+        token_information(token, class, &mut info).map_err(|code| (name, code))?;
+        // SAFETY: these classes start with a pointer to a SID inside `info` (or NULL),
+        // which is alive here.
+        match unsafe { sid_at(info.0[0] as *mut c_void) } {
+            Some(Ok(sid)) => Ok(Some(sid)),
+            Some(Err(_)) => Err((name, ERROR_INVALID_PARAMETER)),
+            None => Ok(None),
+        }
+    };
+    let missing = |name| (name, ERROR_INVALID_PARAMETER);
+    let mut info = TokenInfo::default();
+    let restricted = match token_information(token, TOKEN_RESTRICTED_SIDS_CLASS, &mut info) {
+        // TOKEN_GROUPS starts with its DWORD count, the low bytes of the first word.
+        Ok(()) => info.0[0] as u32 != 0,
+        Err(ERROR_INSUFFICIENT_BUFFER) => true,
+        // A system that does not implement the class (STATUS_NOT_IMPLEMENTED: Wine)
+        // has no restricting SIDs to put in a token; Windows has it since NT 4.
+        Err(ERROR_INVALID_FUNCTION) => false,
+        Err(code) => return Err(("TokenRestrictedSids", code)),
+    };
+    Ok(TokenFacts {
+        user: sid(TOKEN_USER_CLASS, "TokenUser")?.ok_or(missing("TokenUser"))?,
+        owner: sid(TOKEN_OWNER_CLASS, "TokenOwner")?.ok_or(missing("TokenOwner"))?,
+        integrity: sid(TOKEN_INTEGRITY_LEVEL_CLASS, "TokenIntegrityLevel")?
+            .ok_or(missing("TokenIntegrityLevel"))?,
+        app_container: sid(TOKEN_APP_CONTAINER_SID_CLASS, "TokenAppContainerSid")?,
+        restricted,
+    })
 }
 
-/// Reads a token information `class` that starts with a pointer to a SID
-/// (`TOKEN_USER`, `TOKEN_OWNER`) and copies that SID.
-fn token_sid(token: &Handle, class: DWORD, class_name: &str) -> io::Result<Sid> {
-    // The pointer (and for TOKEN_USER an attributes DWORD), then the SID itself:
-    // 128 pointer-aligned bytes hold the largest (16 + 68).
-    let mut info = [0usize; 128 / std::mem::size_of::<usize>()];
+/// 128 pointer-aligned bytes for `GetTokenInformation`: enough for the classes winpipe
+/// reads that start with a SID pointer (the pointer, attributes and a SID of at most
+/// 68 bytes, which the pointer points to inside the buffer) and for the count of
+/// `TokenRestrictedSids` when it is 0.
+#[derive(Default)]
+struct TokenInfo([usize; 128 / std::mem::size_of::<usize>()]);
+
+/// `GetTokenInformation(token, class)` into `info`.
+fn token_information(token: &Handle, class: DWORD, info: &mut TokenInfo) -> Result<(), Code> {
     let mut needed: DWORD = 0;
     // SAFETY: `info` is ours, pointer-aligned, and its size is passed.
-    let result = outcome(unsafe {
+    outcome(unsafe {
         GetTokenInformation(
             token.raw(),
             class,
-            info.as_mut_ptr().cast(),
-            std::mem::size_of_val(&info) as DWORD,
+            info.0.as_mut_ptr().cast(),
+            std::mem::size_of_val(&info.0) as DWORD,
             &mut needed,
         )
-    });
-    trace!(
-        "GetTokenInformation({:?}, {}) = {:?}",
-        token.raw(),
-        class_name,
-        result
-    );
-    result.map_err(os_error)?;
-    // SAFETY: on success `info` starts with a pointer to a valid SID inside `info`.
-    unsafe { sid_at(info[0] as *mut c_void) }
+    })
 }
 
-/// The user of the client at the other end of a server instance: the token the
-/// client's security context gives when the server impersonates it
+/// What the token of the client at the other end of a server instance says: the token
+/// the client's security context gives when the server impersonates it
 /// (`ImpersonateNamedPipeClient`, `OpenThreadToken`, `RevertToSelf`).
 ///
 /// Impersonation changes the identity of the calling thread, so it runs on a thread of
 /// its own that ends right after: the caller's thread never impersonates, whatever
 /// fails or panics, and a caller that is itself impersonating someone keeps that.
-pub(crate) fn client_user(file: &Handle) -> io::Result<Sid> {
+pub(crate) fn client_token(file: &Handle) -> io::Result<TokenFacts> {
     std::thread::scope(|scope| {
         let worker = std::thread::Builder::new()
             .name("winpipe-peer-user".into())
-            .spawn_scoped(scope, || impersonated_user(file))?;
+            .spawn_scoped(scope, || {
+                let facts = impersonated_facts(file);
+                // Traced once reverted: the logger never runs as the client.
+                trace!(
+                    "ImpersonateNamedPipeClient({:?}), OpenThreadToken, GetTokenInformation, \
+                     RevertToSelf = {:?}",
+                    file.raw(),
+                    facts
+                );
+                facts.map_err(|(_, code)| impersonation_error(code))
+            })?;
         worker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
-/// Impersonates the client of `file` on this thread, reads the user of the token
-/// that gives, and reverts. Only for `client_user`'s own thread.
-fn impersonated_user(file: &Handle) -> io::Result<Sid> {
+/// Impersonates the client of `file` on this thread, reads its token and reverts,
+/// untraced. Only for `client_token`'s own thread.
+fn impersonated_facts(file: &Handle) -> Result<TokenFacts, (&'static str, Code)> {
+    // Declared first so that it is closed (and traced) after the revert below.
+    let token: Handle;
     // SAFETY: an open pipe handle; the call only changes this thread's token.
-    let result = outcome(unsafe { ImpersonateNamedPipeClient(file.raw()) });
-    // Armed before anything that can panic (the trace runs the user's logger).
-    let _revert = result.is_ok().then_some(Impersonating);
-    trace!(
-        "ImpersonateNamedPipeClient({:?}) = {:?}",
-        file.raw(),
-        result
-    );
-    result.map_err(impersonation_error)?;
-    let mut token: HANDLE = null_mut();
+    outcome(unsafe { ImpersonateNamedPipeClient(file.raw()) })
+        .map_err(|code| ("ImpersonateNamedPipeClient", code))?;
+    // Armed at once: reverts when this function returns or unwinds.
+    let _revert = Impersonating;
+    let mut raw: HANDLE = null_mut();
     // SAFETY: this thread's pseudo handle and a place for the token handle. OpenAsSelf
     // checks the access against the process, not the client being impersonated.
-    let result =
-        outcome(unsafe { OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &mut token) });
-    let token = owned_or_error(result, token, "OpenThreadToken(impersonating)")
-        .map_err(impersonation_error)?;
-    token_user(&token)
+    outcome(unsafe { OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, TRUE, &mut raw) })
+        .map_err(|code| ("OpenThreadToken", code))?;
+    token = Handle(raw);
+    token_facts(&token)
 }
 
-/// The error for a client whose user cannot be read: `PermissionDenied` for a client
+/// The error for a client whose token cannot be read: `PermissionDenied` for a client
 /// that granted only `Anonymous` (its token cannot be opened); otherwise the system's
 /// error, such as 1368 for a client with no security quality of service that the
 /// server has not read from yet.
@@ -875,61 +897,57 @@ fn impersonation_error(code: Code) -> io::Error {
     }
 }
 
-/// While alive, this thread impersonates a pipe client; dropping it reverts.
+/// While alive, this thread impersonates a pipe client; dropping it reverts. Untraced.
 struct Impersonating;
 
 impl Drop for Impersonating {
     fn drop(&mut self) {
-        // SAFETY: no arguments; it ends this thread's impersonation.
-        let ok = unsafe { RevertToSelf() };
-        // If it failed the thread still impersonates, but it is `client_user`'s own
-        // thread, which returns and ends right after.
-        if ok == FALSE && !std::thread::panicking() {
-            trace!("RevertToSelf() = {} err={}", ok, last_error());
+        // SAFETY: no arguments; it ends this thread's impersonation. If it failed the
+        // thread would still impersonate, but it is `client_token`'s own thread, which
+        // returns and ends right after.
+        unsafe { RevertToSelf() };
+    }
+}
+
+/// The owner, DACL and mandatory label of the pipe `file` belongs to
+/// (`GetKernelObjectSecurity`), as a self-relative security descriptor for
+/// `SecurityDescriptor::parse`. NPFS answers with the descriptor of the pipe name (its
+/// first instance), not of the instance `file` reached.
+pub(crate) fn pipe_security(file: &Handle) -> io::Result<Vec<u8>> {
+    let what = OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION | LABEL_SECURITY_INFORMATION;
+    let mut buf = vec![0u8; 1024];
+    loop {
+        let mut needed: DWORD = 0;
+        // SAFETY: `buf` is ours and its length is passed; the kernel writes at most that.
+        let result = outcome(unsafe {
+            GetKernelObjectSecurity(
+                file.raw(),
+                what,
+                buf.as_mut_ptr().cast(),
+                clamp_len(buf.len()) as DWORD,
+                &mut needed,
+            )
+        });
+        trace!(
+            "GetKernelObjectSecurity({:?}, OWNER|DACL|LABEL) = {:?} needed={}",
+            file.raw(),
+            result,
+            needed
+        );
+        match result {
+            Ok(()) => return Ok(buf),
+            Err(ERROR_INSUFFICIENT_BUFFER) if needed as usize > buf.len() => {
+                buf.resize(needed as usize, 0)
+            }
+            Err(code) => return Err(os_error(code)),
         }
     }
 }
 
-/// The owner of the pipe `file` belongs to (`GetKernelObjectSecurity`), or `None` if
-/// its descriptor names none. Windows sets the owner when the name's first instance
-/// is created, from the creator's token, and only the creator's user or a group it
-/// may name as owner can be set there.
-pub(crate) fn pipe_owner(file: &Handle) -> io::Result<Option<Sid>> {
-    // A self-relative descriptor holding only an owner: a 20-byte header and a SID of
-    // at most 68 bytes.
-    let mut buf = [0usize; 128 / std::mem::size_of::<usize>()];
-    let sd = buf.as_mut_ptr().cast::<c_void>();
-    let mut needed: DWORD = 0;
-    // SAFETY: `buf` is ours, pointer-aligned, and its size is passed.
-    let result = outcome(unsafe {
-        GetKernelObjectSecurity(
-            file.raw(),
-            OWNER_SECURITY_INFORMATION,
-            sd,
-            std::mem::size_of_val(&buf) as DWORD,
-            &mut needed,
-        )
-    });
-    trace!(
-        "GetKernelObjectSecurity({:?}, OWNER) = {:?}",
-        file.raw(),
-        result
-    );
-    result.map_err(os_error)?;
-    let (mut owner, mut defaulted) = (null_mut(), FALSE);
-    // SAFETY: `sd` holds the descriptor just read; the outputs are ours.
-    let ok = unsafe { GetSecurityDescriptorOwner(sd, &mut owner, &mut defaulted) };
-    if ok == FALSE || owner.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: the owner points at a valid SID inside `buf`, alive during the call.
-    unsafe { sid_at(owner) }.map(Some)
-}
-
-/// The user and default owner of the process that created the server end of `file`
+/// What the token of the process that created the server end of `file` says
 /// (`GetNamedPipeServerProcessId`, then that process's token), if this process may
 /// open that token.
-pub(crate) fn server_process_identity(file: &Handle) -> io::Result<ProcessIdentity> {
+pub(crate) fn server_process_token(file: &Handle) -> io::Result<TokenFacts> {
     let pid = peer_process_id(file, false)?;
     // SAFETY: plain values; the handle returned is owned right after.
     let raw = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid) };
@@ -939,23 +957,23 @@ pub(crate) fn server_process_identity(file: &Handle) -> io::Result<ProcessIdenti
     // SAFETY: an open process handle and a place for the token handle.
     let result = outcome(unsafe { OpenProcessToken(process.raw(), TOKEN_QUERY, &mut token) });
     let token = owned_or_error(result, token, "OpenProcessToken(server)").map_err(os_error)?;
-    Ok(ProcessIdentity {
-        user: token_user(&token)?,
-        owner: token_owner(&token)?,
-    })
+    traced_facts(&token)
 }
 
-/// Copies the valid SID at `sid` into a `Sid`.
+/// Copies the valid SID at `sid` into a `Sid`; `None` for a NULL pointer.
 ///
 /// # Safety
-/// `sid` must point to a valid SID that stays alive during the call.
-unsafe fn sid_at(sid: *mut c_void) -> io::Result<Sid> {
+/// `sid` must be NULL or point to a valid SID that stays alive during the call.
+unsafe fn sid_at(sid: *mut c_void) -> Option<io::Result<Sid>> {
+    if sid.is_null() {
+        return None;
+    }
     // SAFETY: the caller promises a valid SID, whose length GetLengthSid reads.
     let bytes = unsafe {
         let len = GetLengthSid(sid) as usize;
         std::slice::from_raw_parts(sid.cast::<u8>(), len)
     };
-    Sid::from_bytes(bytes)
+    Some(Sid::from_bytes(bytes))
 }
 
 /// Waits up to `timeout` for an instance of `name` to be free (`WaitNamedPipeA`).
@@ -1084,104 +1102,6 @@ mod tests {
             assert_eq!(flags & 0x0003_0000, level);
             assert_ne!(flags & FILE_FLAG_OVERLAPPED, 0);
         }
-    }
-
-    /// The access list on `file`: (ACE type, access mask, SID) for each entry, or
-    /// `None` if it has no DACL (everyone may do anything).
-    fn dacl_of(file: HANDLE) -> Option<Vec<(u8, u32, Vec<u8>)>> {
-        let mut buf = vec![0u64; 512];
-        let mut needed = 0;
-        let mut present = FALSE;
-        let mut defaulted = FALSE;
-        let mut acl: *mut c_void = null_mut();
-        // SAFETY: the buffer is 4 KiB of ours, aligned; on success it holds a
-        // self-relative descriptor whose DACL pointer points inside it; each ACE is
-        // read within the ACL's AceCount and AceSize.
-        unsafe {
-            let sd = buf.as_mut_ptr().cast::<c_void>();
-            let len = (buf.len() * 8) as DWORD;
-            let ok = GetKernelObjectSecurity(file, DACL_SECURITY_INFORMATION, sd, len, &mut needed);
-            assert_ne!(
-                ok,
-                FALSE,
-                "GetKernelObjectSecurity failed: {}",
-                last_error()
-            );
-            let ok = GetSecurityDescriptorDacl(sd, &mut present, &mut acl, &mut defaulted);
-            assert_ne!(ok, FALSE);
-            if present == FALSE || acl.is_null() {
-                return None;
-            }
-            let count = ptr::read_unaligned(acl.cast::<u8>().add(4).cast::<u16>());
-            let mut ace = acl.cast::<u8>().add(ACL_HEADER_SIZE);
-            let mut entries = Vec::new();
-            for _ in 0..count {
-                let kind = *ace;
-                let size = ptr::read_unaligned(ace.add(2).cast::<u16>()) as usize;
-                let mask = ptr::read_unaligned(ace.add(4).cast::<u32>());
-                let sid = ace.add(ACE_HEADER_AND_MASK_SIZE);
-                let sid_len = GetLengthSid(sid.cast()) as usize;
-                entries.push((
-                    kind,
-                    mask,
-                    std::slice::from_raw_parts(sid, sid_len).to_vec(),
-                ));
-                ace = ace.add(size);
-            }
-            Some(entries)
-        }
-    }
-
-    #[test]
-    fn owner_only_instances_grant_the_current_user_and_nobody_else() {
-        let user = current_user().unwrap().as_bytes().to_vec();
-        let name = format!(r"\\.\pipe\winpipe-unit-{}-owner-only", std::process::id());
-        let listener = crate::ListenerOptions::new()
-            .owner_only(true)
-            .backlog(2)
-            .bind(&name)
-            .unwrap();
-        let waiting = listener.waiting_handle().expect("a waiting instance");
-        let dacl = dacl_of(waiting).expect("an owner-only pipe has a DACL");
-        assert_eq!(dacl, vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)]);
-        // The owner itself can still connect.
-        crate::WinStream::connect(&name).unwrap();
-    }
-
-    #[test]
-    fn sddl_instances_carry_the_access_list_given() {
-        let user = current_user().unwrap();
-        let name = format!(r"\\.\pipe\winpipe-unit-{}-sddl", std::process::id());
-        let listener = crate::ListenerOptions::new()
-            .security_descriptor(&format!("D:P(A;;FA;;;{user})(A;;0x12018b;;;AU)"))
-            .backlog(2)
-            .bind(&name)
-            .unwrap();
-        let authenticated_users = crate::Sid::new(5, &[11]).unwrap();
-        let expected = vec![
-            (
-                ACCESS_ALLOWED_ACE_TYPE,
-                FILE_ALL_ACCESS,
-                user.as_bytes().to_vec(),
-            ),
-            (
-                ACCESS_ALLOWED_ACE_TYPE,
-                CLIENT_ACCESS,
-                authenticated_users.as_bytes().to_vec(),
-            ),
-        ];
-        let waiting = listener.waiting_handle().expect("a waiting instance");
-        assert_eq!(dacl_of(waiting), Some(expected));
-    }
-
-    #[test]
-    fn default_instances_keep_the_default_descriptor() {
-        let user = current_user().unwrap().as_bytes().to_vec();
-        let name = format!(r"\\.\pipe\winpipe-unit-{}-default-dacl", std::process::id());
-        let listener = crate::WinListener::bind(&name).unwrap();
-        let ours = vec![(ACCESS_ALLOWED_ACE_TYPE, FILE_ALL_ACCESS, user)];
-        let waiting = listener.waiting_handle().expect("a waiting instance");
-        assert_ne!(dacl_of(waiting), Some(ours));
     }
 
     #[test]

@@ -1,66 +1,153 @@
-//! Who is at the other end: the rules that turn what Windows reports (a pipe's owner,
-//! a process's token, session ids) into an answer. The rules are plain functions,
-//! tested on every host; the `WinStream` methods that apply them are at the end.
+//! Who is at the other end: the rules that turn what Windows reports (a pipe's security
+//! descriptor, a process's token, session ids) into an answer, and whether that answer
+//! is trusted. The rules are plain functions, tested on every host; the `WinStream`
+//! methods that apply them are at the end.
 
-use crate::Sid;
+use crate::secdesc::{level_of, untrusted_instance_creator, SecurityDescriptor};
+use crate::{IntegrityLevel, Sid};
 use std::io::{self, ErrorKind};
 
-/// What the token of the process that created a pipe's server end says.
+/// What an access token says of the process or client that holds it (read by `sys`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ProcessIdentity {
-    /// The user the process runs as (`TokenUser`).
+pub(crate) struct TokenFacts {
+    /// The user it runs as (`TokenUser`).
     pub user: Sid,
     /// The owner its new objects get (`TokenOwner`): the user, or a group such as
     /// BUILTIN\Administrators for an elevated administrator.
     pub owner: Sid,
+    /// The SID of its integrity level (`TokenIntegrityLevel`, `S-1-16-RID`).
+    pub integrity: Sid,
+    /// Its app container's package SID, if it runs in one (`TokenAppContainerSid`).
+    pub app_container: Option<Sid>,
+    /// Whether it has restricting SIDs (`TokenRestrictedSids`).
+    pub restricted: bool,
 }
 
-/// BUILTIN\Administrators, the owner of what an elevated administrator creates.
-fn administrators() -> Sid {
-    Sid::new(5, &[32, 544]).expect("two sub-authorities fit")
+impl TokenFacts {
+    /// The integrity level its SID names; a SID of another form is refused.
+    pub(crate) fn level(&self) -> io::Result<IntegrityLevel> {
+        level_of(&self.integrity)
+            .map(IntegrityLevel::from_rid)
+            .ok_or_else(|| {
+                io::Error::new(
+                    ErrorKind::InvalidData,
+                    format!("{} is not an integrity level SID", self.integrity),
+                )
+            })
+    }
 }
 
-/// The user of a pipe's server, from the pipe's `owner` (set by Windows from the
-/// creator's token when the name's first instance was made; `None` under Wine by
-/// default) and the token of the process Windows names as the server (`process`;
-/// this process may be unable to read it).
+/// Who is at the other end of a pipe, as far as Windows vouches for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Peer {
+    pub user: Sid,
+    pub integrity: IntegrityLevel,
+    /// Runs in an app container (false when its token could not be read).
+    pub app_container: bool,
+    /// Runs with a restricted token (false when its token could not be read).
+    pub restricted: bool,
+}
+
+impl Peer {
+    /// The client of a server end, from its token.
+    pub(crate) fn from_token(token: &TokenFacts) -> io::Result<Peer> {
+        Ok(Peer {
+            user: token.user.clone(),
+            integrity: token.level()?,
+            app_container: token.app_container.is_some(),
+            restricted: token.restricted,
+        })
+    }
+}
+
+fn denied(why: String) -> io::Error {
+    io::Error::new(ErrorKind::PermissionDenied, why)
+}
+
+/// The server of a pipe, from the pipe's security descriptor (`pipe`: its name's
+/// owner, DACL and label, which Windows sets from the creator's token when the name's
+/// first instance is made) and the token of the process Windows names as the server
+/// (`process`; this process may be unable to read it).
 ///
+/// - The pipe must have an owner: only Wine makes pipes without one, and an answer
+///   that rests on a process id alone cannot be vouched for (ids are reused).
 /// - The token, when it can be read, names the user exactly (an elevated
 ///   administrator's pipe is owned by BUILTIN\Administrators, not by the user). It is
-///   trusted only if the pipe's owner agrees: the token's user or its default owner.
-///   A process id can be reused once the server exits; a pipe's owner cannot change
-///   hands without privileges.
+///   trusted only if the owner is the token's user or default owner: a process id can
+///   be reused once the server exits, a pipe's owner cannot change hands without
+///   privileges.
 /// - Otherwise the owner, unless it is BUILTIN\Administrators (a group, not a user):
 ///   a standard user cannot read the token of another account's process, such as a
-///   LocalSystem service, whose pipes are owned by LocalSystem.
-pub(crate) fn server_user_from(
-    owner: Option<Sid>,
-    process: io::Result<ProcessIdentity>,
-) -> io::Result<Sid> {
-    match (owner, process) {
-        (None, Ok(process)) => Ok(process.user),
-        (Some(owner), Ok(process)) if owner == process.user || owner == process.owner => {
-            Ok(process.user)
+///   LocalSystem service, whose pipes are owned by LocalSystem. The level is then the
+///   pipe's label (none means Medium), which Windows gives the objects of a
+///   low-integrity or app container creator.
+/// - Whoever else the DACL lets create instances (or change the DACL) could have made
+///   the instance this client reached, so then nothing can be vouched for.
+pub(crate) fn server_from(
+    pipe: &SecurityDescriptor,
+    process: io::Result<TokenFacts>,
+) -> io::Result<Peer> {
+    let owner = pipe.owner.clone().ok_or_else(|| {
+        denied("the pipe names no owner, so its server cannot be identified".into())
+    })?;
+    let peer = match process {
+        Ok(token) if owner == token.user || owner == token.owner => Peer::from_token(&token)?,
+        Ok(token) => {
+            return Err(denied(format!(
+                "the pipe's owner {owner} is neither the user ({}) nor the default owner ({}) \
+                 of the process Windows names as its server; that process id may have been \
+                 reused, so the server's user cannot be known",
+                token.user, token.owner
+            )))
         }
-        (Some(owner), Ok(process)) => Err(io::Error::other(format!(
-            "the pipe's owner {owner} is neither the user ({}) nor the default owner ({}) \
-             of the process Windows names as its server; that process id may have been \
-             reused, so the server's user cannot be known",
-            process.user, process.owner
-        ))),
-        (Some(owner), Err(_)) if owner != administrators() => Ok(owner),
-        (Some(owner), Err(err)) => Err(io::Error::new(
-            ErrorKind::PermissionDenied,
-            format!(
+        Err(err) if owner == Sid::administrators() => {
+            return Err(denied(format!(
                 "the pipe is owned by {owner} (BUILTIN\\Administrators: its server runs \
-                 elevated), and this process may not read the server process's token \
-                 to learn its user: {err}"
-            ),
-        )),
-        (None, Err(err)) => Err(io::Error::new(
-            err.kind(),
-            format!("the pipe names no owner and the server process's token cannot be read: {err}"),
-        )),
+                 elevated), and this process may not read the server process's token to \
+                 learn its user: {err}"
+            )))
+        }
+        Err(_) => Peer {
+            user: owner.clone(),
+            integrity: pipe.label.map_or(IntegrityLevel::MEDIUM, |l| {
+                IntegrityLevel::from_rid(l.level)
+            }),
+            app_container: false,
+            restricted: false,
+        },
+    };
+    let trusted = [
+        peer.user.clone(),
+        owner,
+        Sid::local_system(),
+        Sid::administrators(),
+    ];
+    match untrusted_instance_creator(pipe, &trusted) {
+        None => Ok(peer),
+        Some(why) => Err(denied(format!(
+            "the server cannot be vouched for: {why}, so the instance reached may be \
+             someone else's"
+        ))),
+    }
+}
+
+/// Why `peer` is not to be trusted as `expected` by a process at level `own`, or `None`
+/// when it is: the same user is not the same trust when it runs sandboxed (an app
+/// container, a restricted token) or below the caller's integrity level.
+pub(crate) fn distrust(peer: &Peer, expected: &Sid, own: IntegrityLevel) -> Option<String> {
+    if peer.user != *expected {
+        Some(format!("runs as {}", peer.user))
+    } else if peer.app_container {
+        Some(format!("runs as {} but in an app container", peer.user))
+    } else if peer.restricted {
+        Some(format!("runs as {} but with a restricted token", peer.user))
+    } else if peer.integrity < own {
+        Some(format!(
+            "runs as {} but at {} integrity, below this process's {own}",
+            peer.user, peer.integrity
+        ))
+    } else {
+        None
     }
 }
 
@@ -113,6 +200,19 @@ mod stream {
     use crate::WinStream;
 
     impl WinStream {
+        /// Who is at the other end, as far as Windows vouches for it: the client of a
+        /// server end (its token, read while impersonating it), or the server of a
+        /// client (`server_from`: the pipe's descriptor and the server's token).
+        fn peer(&self) -> io::Result<Peer> {
+            match self.side {
+                Side::Server => Peer::from_token(&sys::client_token(&self.handle)?),
+                Side::Client => {
+                    let pipe = SecurityDescriptor::parse(&sys::pipe_security(&self.handle)?)?;
+                    server_from(&pipe, sys::server_process_token(&self.handle))
+                }
+            }
+        }
+
         /// The user at the other end: the client's user on a stream from
         /// [`WinListener::accept`](crate::WinListener::accept), the server's user on a
         /// connected client.
@@ -122,14 +222,19 @@ mod stream {
         ///   ([`ConnectOptions::impersonation`](crate::ConnectOptions::impersonation)).
         ///   A client that granted only `Anonymous` gives `PermissionDenied`. A client
         ///   made by other code without a security quality of service is known only
-        ///   once the server has read from it (OS error 1368 before that). The
-        ///   impersonation this takes runs on a short-lived thread of its own, so the
-        ///   calling thread never changes identity.
+        ///   once the server has read from it (OS error 1368 before that), and may
+        ///   change from one message to the next (Windows then takes its identity
+        ///   anew at each read). The impersonation this takes runs on a short-lived
+        ///   thread of its own, so the calling thread never changes identity, and
+        ///   nothing is logged until it has reverted.
         /// - Client end: the user of the server's process when this process may read
         ///   its token and the pipe's owner agrees; otherwise the pipe's owner (a
-        ///   LocalSystem service's pipe is owned by LocalSystem). A pipe owned by
-        ///   BUILTIN\Administrators whose server's token this process may not read
-        ///   gives `PermissionDenied`. See the README's "Security" section.
+        ///   LocalSystem service's pipe is owned by LocalSystem). `PermissionDenied`
+        ///   when that cannot be vouched for: the pipe names no owner, is owned by
+        ///   BUILTIN\Administrators while the server's token cannot be read, or lets
+        ///   anyone besides that user, its owner, LocalSystem and administrators add
+        ///   instances of the pipe (then the instance reached may be someone else's).
+        ///   See the README's "Security" section.
         ///
         /// ```no_run
         /// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
@@ -138,17 +243,30 @@ mod stream {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn peer_user(&self) -> io::Result<Sid> {
-            match self.side {
-                Side::Server => sys::client_user(&self.handle),
-                Side::Client => server_user_from(
-                    sys::pipe_owner(&self.handle)?,
-                    sys::server_process_identity(&self.handle),
-                ),
-            }
+            self.peer().map(|peer| peer.user)
         }
 
-        /// Whether the user at the other end is the user this process runs as
-        /// ([`peer_user`](Self::peer_user) compared with [`Sid::current_user`]).
+        /// The integrity level of the process at the other end, from its token (or,
+        /// for a server whose token this process may not read, the pipe's label; none
+        /// means `MEDIUM`). A service can refuse clients below a level:
+        ///
+        /// ```no_run
+        /// use winpipe::IntegrityLevel;
+        /// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
+        /// let (stream, _) = listener.accept()?;
+        /// if stream.peer_integrity_level()? < IntegrityLevel::MEDIUM {
+        ///     return Ok(()); // a sandboxed client: drop the connection
+        /// }
+        /// # Ok::<(), std::io::Error>(())
+        /// ```
+        pub fn peer_integrity_level(&self) -> io::Result<IntegrityLevel> {
+            self.peer().map(|peer| peer.integrity)
+        }
+
+        /// Whether the other end is this process's user *with this process's trust*:
+        /// the same user ([`peer_user`](Self::peer_user)), not in an app container, not
+        /// restricted, and at an integrity level at least this process's. A sandboxed
+        /// or low-integrity process of the same user is `false`.
         ///
         /// ```no_run
         /// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;
@@ -159,7 +277,8 @@ mod stream {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn peer_is_same_user(&self) -> io::Result<bool> {
-            Ok(self.peer_user()? == Sid::current_user()?)
+            let me = sys::own_token()?;
+            Ok(distrust(&self.peer()?, &me.user, me.level()?).is_none())
         }
 
         /// The Windows session of the process at the other end
@@ -177,24 +296,27 @@ mod stream {
         }
 
         /// For `ConnectOptions::expect_server_user`: `PermissionDenied` unless the
-        /// server of `name` is known to run as the `expected` user.
+        /// server of `name` is known to run as the `expected` user, not sandboxed and
+        /// at least at this process's integrity level.
         pub(crate) fn check_server_user(
             &self,
             name: &str,
             expected: &ServerUser,
         ) -> io::Result<()> {
+            let me = sys::own_token()?;
             let expected = match expected {
                 ServerUser::Is(user) => user.clone(),
-                ServerUser::Current => Sid::current_user()?,
+                ServerUser::Current => me.user.clone(),
             };
-            let denied = |why: String| {
-                let message = format!("the server of {name} {why}, not the expected {expected}");
-                Err(io::Error::new(ErrorKind::PermissionDenied, message))
+            let why = match self.peer() {
+                Ok(peer) => distrust(&peer, &expected, me.level()?),
+                Err(err) => Some(format!("cannot be identified ({err})")),
             };
-            match self.peer_user() {
-                Ok(user) if user == expected => Ok(()),
-                Ok(user) => denied(format!("runs as {user}")),
-                Err(err) => denied(format!("cannot be identified ({err})")),
+            match why {
+                None => Ok(()),
+                Some(why) => Err(denied(format!(
+                    "the server of {name} {why}, not the expected {expected}"
+                ))),
             }
         }
     }
@@ -203,6 +325,7 @@ mod stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secdesc::{Ace, AceKind, Dacl, Label};
 
     fn sid(text: &str) -> Sid {
         text.parse().unwrap()
@@ -212,51 +335,180 @@ mod tests {
     const OTHER: &str = "S-1-5-21-1-2-3-1002";
     const ADMINS: &str = "S-1-5-32-544";
     const SYSTEM: &str = "S-1-5-18";
+    const EVERYONE: &str = "S-1-1-0";
+    const FILE_ALL_ACCESS: u32 = 0x1f_01ff;
+    const FILE_GENERIC_READ: u32 = 0x12_0089;
+    const CLIENT_RIGHTS: u32 = 0x12_018b;
+    const GENERIC_WRITE: u32 = 0x4000_0000;
 
-    fn process(user: &str, owner: &str) -> io::Result<ProcessIdentity> {
-        Ok(ProcessIdentity {
-            user: sid(user),
-            owner: sid(owner),
-        })
+    fn allow(who: &str, mask: u32) -> Ace {
+        Ace::Decoded {
+            kind: AceKind::Allowed,
+            flags: 0,
+            mask,
+            sid: sid(who),
+        }
     }
 
-    fn unreadable() -> io::Result<ProcessIdentity> {
+    /// A pipe owned by `owner` (if any) whose DACL is Windows' default for named pipes
+    /// (full control for SYSTEM, administrators and the owner, read for Everyone).
+    fn pipe(owner: Option<&str>) -> SecurityDescriptor {
+        let mut aces = vec![
+            allow(SYSTEM, FILE_ALL_ACCESS),
+            allow(ADMINS, FILE_ALL_ACCESS),
+        ];
+        aces.extend(owner.map(|o| allow(o, FILE_ALL_ACCESS)));
+        aces.push(allow(EVERYONE, FILE_GENERIC_READ));
+        SecurityDescriptor {
+            owner: owner.map(sid),
+            group: None,
+            dacl: Dacl::List(aces),
+            label: None,
+        }
+    }
+
+    fn token(user: &str, owner: &str, level: IntegrityLevel) -> TokenFacts {
+        TokenFacts {
+            user: sid(user),
+            owner: sid(owner),
+            integrity: Sid::integrity_level(level.rid()),
+            app_container: None,
+            restricted: false,
+        }
+    }
+
+    fn process(user: &str, owner: &str) -> io::Result<TokenFacts> {
+        Ok(token(user, owner, IntegrityLevel::MEDIUM))
+    }
+
+    fn unreadable() -> io::Result<TokenFacts> {
         Err(io::Error::from(ErrorKind::PermissionDenied))
     }
 
+    fn refusal(pipe: &SecurityDescriptor, process: io::Result<TokenFacts>) -> String {
+        let err = server_from(pipe, process).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+        err.to_string()
+    }
+
     #[test]
-    fn a_readable_token_names_the_user_when_the_owner_agrees() {
+    fn a_readable_token_names_the_server_when_the_owner_agrees() {
         // Standard user: owner = user.
-        let user = server_user_from(Some(sid(USER)), process(USER, USER)).unwrap();
-        assert_eq!(user, sid(USER));
+        let peer = server_from(&pipe(Some(USER)), process(USER, USER)).unwrap();
+        assert_eq!(peer.user, sid(USER));
+        assert_eq!(peer.integrity, IntegrityLevel::MEDIUM);
         // Elevated administrator: the pipe and the token's default owner are the group.
-        let user = server_user_from(Some(sid(ADMINS)), process(USER, ADMINS)).unwrap();
-        assert_eq!(user, sid(USER));
-        // Wine: no owner on a default pipe.
-        assert_eq!(
-            server_user_from(None, process(USER, OTHER)).unwrap(),
-            sid(USER)
-        );
+        let elevated = Ok(token(USER, ADMINS, IntegrityLevel::HIGH));
+        let peer = server_from(&pipe(Some(ADMINS)), elevated).unwrap();
+        assert_eq!(peer.user, sid(USER));
+        assert_eq!(peer.integrity, IntegrityLevel::HIGH);
+    }
+
+    #[test]
+    fn a_pipe_without_an_owner_is_refused_even_with_a_readable_token() {
+        let why = refusal(&pipe(None), process(USER, USER));
+        assert!(why.contains("no owner"), "{why}");
+        let why = refusal(&pipe(None), unreadable());
+        assert!(why.contains("no owner"), "{why}");
     }
 
     #[test]
     fn a_token_the_owner_contradicts_is_not_trusted() {
         // The creator (OTHER) exited and its process id now names USER's process.
-        let err = server_user_from(Some(sid(OTHER)), process(USER, USER)).unwrap_err();
-        assert!(err.to_string().contains("reused"), "{err}");
+        let why = refusal(&pipe(Some(OTHER)), process(USER, USER));
+        assert!(why.contains("reused"), "{why}");
     }
 
     #[test]
-    fn without_the_token_the_owner_names_the_user_unless_it_is_a_group() {
+    fn without_the_token_the_owner_and_label_name_the_server_unless_it_is_a_group() {
         // A LocalSystem service seen by a standard user.
-        let user = server_user_from(Some(sid(SYSTEM)), unreadable()).unwrap();
-        assert_eq!(user, sid(SYSTEM));
-        let err = server_user_from(Some(sid(ADMINS)), unreadable()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
-        assert!(err.to_string().contains("elevated"), "{err}");
-        let err = server_user_from(None, unreadable()).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
-        assert!(err.to_string().contains("no owner"), "{err}");
+        let peer = server_from(&pipe(Some(SYSTEM)), unreadable()).unwrap();
+        assert_eq!(peer.user, sid(SYSTEM));
+        assert_eq!(peer.integrity, IntegrityLevel::MEDIUM, "no label: Medium");
+        // The label Windows gives a low-integrity creator's objects is its level.
+        let mut low = pipe(Some(OTHER));
+        low.label = Some(Label {
+            level: IntegrityLevel::LOW.rid(),
+            policy: 1,
+        });
+        let peer = server_from(&low, unreadable()).unwrap();
+        assert_eq!(peer.integrity, IntegrityLevel::LOW);
+        let why = refusal(&pipe(Some(ADMINS)), unreadable());
+        assert!(why.contains("elevated"), "{why}");
+    }
+
+    #[test]
+    fn a_dacl_that_lets_others_create_instances_cannot_be_vouched_for() {
+        // In the token branch and in the owner branch alike.
+        for process in [process(USER, USER), unreadable()] {
+            let process = || match &process {
+                Ok(t) => Ok(t.clone()),
+                Err(_) => unreadable(),
+            };
+            let mut open = pipe(Some(USER));
+            let Dacl::List(aces) = &mut open.dacl else {
+                unreachable!()
+            };
+            aces.push(allow(EVERYONE, GENERIC_WRITE));
+            let why = refusal(&open, process());
+            assert!(why.contains("vouched") && why.contains(EVERYONE), "{why}");
+            let mut null = pipe(Some(USER));
+            null.dacl = Dacl::Null;
+            let why = refusal(&null, process());
+            assert!(why.contains("vouched"), "{why}");
+        }
+        // Client rights for everyone add no instance creator.
+        let mut service = pipe(Some(SYSTEM));
+        let Dacl::List(aces) = &mut service.dacl else {
+            unreachable!()
+        };
+        aces.push(allow(EVERYONE, CLIENT_RIGHTS));
+        server_from(&service, unreadable()).unwrap();
+    }
+
+    #[test]
+    fn the_same_user_is_not_trusted_sandboxed_or_below_the_callers_level() {
+        let me = sid(USER);
+        let peer = |level| Peer {
+            user: me.clone(),
+            integrity: level,
+            app_container: false,
+            restricted: false,
+        };
+        let medium = IntegrityLevel::MEDIUM;
+        assert_eq!(distrust(&peer(medium), &me, medium), None);
+        assert_eq!(distrust(&peer(IntegrityLevel::HIGH), &me, medium), None);
+        let why = distrust(&peer(IntegrityLevel::LOW), &me, medium).unwrap();
+        assert!(why.contains("Low integrity"), "{why}");
+        let why = distrust(&peer(medium), &me, IntegrityLevel::HIGH).unwrap();
+        assert!(why.contains("below"), "{why}");
+        let contained = Peer {
+            app_container: true,
+            ..peer(medium)
+        };
+        assert!(distrust(&contained, &me, medium)
+            .unwrap()
+            .contains("app container"));
+        let restricted = Peer {
+            restricted: true,
+            ..peer(medium)
+        };
+        assert!(distrust(&restricted, &me, medium)
+            .unwrap()
+            .contains("restricted"));
+        let why = distrust(&peer(medium), &sid(OTHER), medium).unwrap();
+        assert!(why.contains(USER), "{why}");
+    }
+
+    #[test]
+    fn integrity_levels_come_from_s_1_16_sids_only() {
+        let facts = token(USER, USER, IntegrityLevel::SYSTEM);
+        assert_eq!(facts.level().unwrap(), IntegrityLevel::SYSTEM);
+        let odd = TokenFacts {
+            integrity: sid(USER),
+            ..facts
+        };
+        assert_eq!(odd.level().unwrap_err().kind(), ErrorKind::InvalidData);
     }
 
     #[test]

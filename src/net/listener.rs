@@ -62,7 +62,7 @@ struct Inner {
     in_buffer: u32,
     out_buffer: u32,
     max_instances: u32,
-    security: Option<Descriptor>,
+    security: Descriptor,
     reject_remote: bool,
     /// This process's session, when accept admits only clients of it.
     own_session: Option<u32>,
@@ -147,7 +147,7 @@ impl Inner {
             in_buffer: self.in_buffer,
             out_buffer: self.out_buffer,
             max_instances: self.max_instances,
-            security: self.security.as_ref(),
+            security: Some(&self.security),
         };
         let handle = sys::create_instance(name, &spec)?;
         Ok(Instance {
@@ -232,11 +232,7 @@ impl WinListener {
         if options.first_instance && name_exists(name)? {
             return Err(in_use(name));
         }
-        let security = match (&options.security_descriptor, options.owner_only) {
-            (Some(sddl), _) => Some(Descriptor::parse(sddl)?),
-            (None, true) => Some(Descriptor::owner_only()?),
-            (None, false) => None,
-        };
+        let security = crate::net::listener_descriptor(options)?;
         let mut inner = Inner {
             addr: addr.clone(),
             shared: Shared::new(),
@@ -388,11 +384,13 @@ impl WinListener {
         );
     }
 
-    /// The raw handle of the instance the next accept takes, for the tests that read
-    /// its security descriptor back.
+    /// The security descriptor of the pipe, read back from the instance the next
+    /// accept takes, for the tests that check what bind gave it.
     #[cfg(test)]
-    pub(crate) fn waiting_handle(&self) -> Option<crate::ffi::HANDLE> {
-        lock(&self.inner.backlog).oldest().map(|i| i.handle.raw())
+    pub(crate) fn waiting_security(&self) -> io::Result<crate::secdesc::SecurityDescriptor> {
+        let backlog = lock(&self.inner.backlog);
+        let instance = backlog.oldest().expect("a waiting instance");
+        crate::secdesc::SecurityDescriptor::parse(&sys::pipe_security(&instance.handle)?)
     }
 }
 

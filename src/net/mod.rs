@@ -20,16 +20,21 @@ mod listener;
 #[cfg(windows)]
 mod options;
 #[cfg(windows)]
+mod pair;
+mod pipe_security;
+#[cfg(windows)]
 mod shared;
 #[cfg(windows)]
 mod stream;
 
 pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
 #[cfg(windows)]
-pub(crate) use identity::{check_sddl_sids, same_session_admits, ProcessIdentity};
+pub(crate) use identity::{check_sddl_sids, same_session_admits, TokenFacts};
 #[cfg(windows)]
 pub use listener::{Incoming, WinListener};
 #[cfg(windows)]
 pub use options::{ConnectOptions, ImpersonationLevel, ListenerOptions, DEFAULT_BACKLOG};
+#[cfg(windows)]
+pub(crate) use pipe_security::{listener_descriptor, private_descriptor};
 #[cfg(windows)]
 pub use stream::{WinStream, DEFAULT_CONNECT_TIMEOUT};

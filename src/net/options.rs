@@ -6,7 +6,7 @@ use super::listener::WinListener;
 use super::stream::{WinStream, DEFAULT_CONNECT_TIMEOUT, PIPE_BUFFER};
 use crate::ffi::{
     DWORD, PIPE_UNLIMITED_INSTANCES, SECURITY_ANONYMOUS, SECURITY_DELEGATION,
-    SECURITY_IDENTIFICATION, SECURITY_IMPERSONATION,
+    SECURITY_EFFECTIVE_ONLY, SECURITY_IDENTIFICATION, SECURITY_IMPERSONATION,
 };
 use crate::Sid;
 use std::io::{self, ErrorKind};
@@ -70,7 +70,8 @@ impl Default for ListenerOptions {
 
 impl ListenerOptions {
     /// The defaults: a backlog of [`DEFAULT_BACKLOG`], 64 KiB buffers, remote clients
-    /// rejected, the name must be new, no instance limit, the default security.
+    /// rejected, the name must be new, no instance limit, a descriptor private to
+    /// LocalSystem, administrators and the owner.
     pub fn new() -> Self {
         Self::default()
     }
@@ -141,11 +142,13 @@ impl ListenerOptions {
         self
     }
 
-    /// Whether only the user this process runs as may connect (default `false`). When
-    /// set, each instance gets a security descriptor whose access list grants that user
-    /// full access and nobody else anything. Without it Windows applies the default
-    /// descriptor for named pipes: full control for LocalSystem, administrators and the
-    /// creator, read access for everyone and for anonymous logons.
+    /// Whether only the user this process runs as, at this process's integrity level,
+    /// may connect (default `false`). When set, the pipe's descriptor grants that user
+    /// (and this process's app container, if it runs in one) full access and nobody
+    /// else anything, and its label forbids lower integrity levels to read or write:
+    /// an elevated server's pipe stays out of reach of the same user's medium
+    /// processes. Without it the pipe is already private to LocalSystem,
+    /// administrators and the owner (README "Security").
     ///
     /// Windows checks clients against the descriptor of the pipe name's first
     /// instance, so this needs [`first_instance(true)`](Self::first_instance) (the
@@ -157,29 +160,33 @@ impl ListenerOptions {
 
     /// The pipe's security descriptor, in Microsoft's SDDL string form: who may
     /// connect, and with which rights. Use it to open a service's pipe to other users,
-    /// which the default descriptor does not (it grants everyone read access only, and
-    /// a client needs read and write).
+    /// which the default descriptor does not (it grants LocalSystem, administrators and
+    /// the owner only). A descriptor that names no owner (`O:`) gets this process's
+    /// default owner, as Windows would give it.
     ///
-    /// `bind` checks the string: one Windows cannot parse, or one without a DACL
-    /// (`D:`; with none everyone may connect; write `D:NO_ACCESS_CONTROL` if that is
-    /// meant), is `InvalidInput` naming it, and so is combining it with
+    /// `bind` checks the string: one Windows cannot parse, one without a DACL, or with
+    /// `D:NO_ACCESS_CONTROL` (either lets anyone connect, add instances of the pipe and
+    /// change its descriptor), is `InvalidInput` naming it, and so is combining it with
     /// [`owner_only`](Self::owner_only). As with `owner_only`, Windows enforces the
     /// descriptor of the name's first instance, so it needs
     /// [`first_instance(true)`](Self::first_instance) (the default).
     ///
-    /// A winpipe client asks for `0x12018b`: `FILE_GENERIC_READ`, `FILE_WRITE_DATA`
-    /// and `FILE_WRITE_ATTRIBUTES`; grant clients that mask rather than `GW` or `GA`.
-    /// `FILE_GENERIC_WRITE` (`GW`) includes `FILE_APPEND_DATA`, which on a pipe is
-    /// `FILE_CREATE_PIPE_INSTANCE`: whoever holds it may add instances to your pipe
-    /// and receive your clients. The listener itself needs it for every instance after
-    /// the first, so grant this process's user (or `OW`, the owner) full access.
+    /// A winpipe client asks for exactly `0x12018b`: `FILE_GENERIC_READ`,
+    /// `FILE_WRITE_DATA` and `FILE_WRITE_ATTRIBUTES`; grant clients that mask rather
+    /// than `GW` or `GA`. `FILE_GENERIC_WRITE` (`GW`) includes `FILE_APPEND_DATA`,
+    /// which on a pipe is `FILE_CREATE_PIPE_INSTANCE`: whoever holds it may add
+    /// instances to your pipe and receive your clients, and a client's
+    /// [`expect_server_user`](crate::ConnectOptions::expect_server_user) check then
+    /// refuses the pipe. The listener itself needs it for every instance after the
+    /// first, so grant this process's user (or `OW`, the owner) full access: `bind`
+    /// fails on Windows otherwise.
     ///
     /// ```no_run
     /// // A service (LocalSystem) whose clients are the machine's signed-in users:
     /// // full access for SYSTEM and administrators, a client's rights for
     /// // Authenticated Users.
     /// let listener = winpipe::ListenerOptions::new()
-    ///     .security_descriptor("D:P(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x12018b;;;AU)")
+    ///     .security_descriptor("D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;0x12018b;;;AU)")
     ///     .bind(r"\\.\pipe\my-service")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -193,7 +200,8 @@ impl ListenerOptions {
     /// desktop, or a service's session 0) is disconnected as soon as it connects,
     /// before anything is read or written, and `accept` goes on waiting; how many were
     /// turned away is [`WinListener::refused_clients`]. A client whose session cannot
-    /// be read is turned away too.
+    /// be read is turned away too. It filters by session, not by user: check the
+    /// user with [`WinStream::peer_user`](crate::WinStream::peer_user).
     pub fn same_session(&mut self, same_session: bool) -> &mut Self {
         self.same_session = same_session;
         self
@@ -286,13 +294,24 @@ pub enum ImpersonationLevel {
 }
 
 impl ImpersonationLevel {
+    /// The `CreateFile` flags for this level. Levels that let the server act as the
+    /// client add `SECURITY_EFFECTIVE_ONLY`: the server then gets only the groups and
+    /// privileges enabled when the client connected, not ones it could enable later.
     pub(crate) fn flags(self) -> DWORD {
         match self {
             ImpersonationLevel::Anonymous => SECURITY_ANONYMOUS,
             ImpersonationLevel::Identification => SECURITY_IDENTIFICATION,
-            ImpersonationLevel::Impersonation => SECURITY_IMPERSONATION,
-            ImpersonationLevel::Delegation => SECURITY_DELEGATION,
+            ImpersonationLevel::Impersonation => SECURITY_IMPERSONATION | SECURITY_EFFECTIVE_ONLY,
+            ImpersonationLevel::Delegation => SECURITY_DELEGATION | SECURITY_EFFECTIVE_ONLY,
         }
+    }
+
+    /// Whether a server granted this level may act as the client.
+    fn lets_the_server_act(self) -> bool {
+        matches!(
+            self,
+            ImpersonationLevel::Impersonation | ImpersonationLevel::Delegation
+        )
     }
 }
 
@@ -345,7 +364,13 @@ impl ConnectOptions {
     }
 
     /// What the server may do with the client's identity (default
-    /// [`ImpersonationLevel::Identification`]).
+    /// [`ImpersonationLevel::Identification`]). Windows hands the identity to
+    /// whichever server the client reaches when it opens the pipe, before anything
+    /// can be checked, so `Impersonation` and `Delegation` cannot be combined with
+    /// [`expect_server_user`](Self::expect_server_user) (`connect` says
+    /// `InvalidInput`): a squatter would act as the client before the check refused
+    /// it. At those levels the server gets only the client's groups and privileges
+    /// enabled at connect (`SECURITY_EFFECTIVE_ONLY`).
     pub fn impersonation(&mut self, level: ImpersonationLevel) -> &mut Self {
         self.impersonation = level;
         self
@@ -356,6 +381,14 @@ impl ConnectOptions {
     /// or cannot be known, closes the connection before a byte is written and fails
     /// with `PermissionDenied` naming both users. This defeats a squatter: a program
     /// of another user that created the pipe name before your server did.
+    ///
+    /// The server must also run with the trust of that user: not in an app container,
+    /// not with a restricted token, and at an integrity level at least this process's
+    /// (a Low-integrity or sandboxed process of the same user is refused). What it
+    /// protects is the data: nothing is written to a server that fails the check. It
+    /// cannot take back what Windows gives the server at open: the client's
+    /// identity at the `Identification` level (who the client is, its groups), or
+    /// nothing with [`ImpersonationLevel::Anonymous`].
     ///
     /// ```no_run
     /// // The client of a LocalSystem service.
@@ -395,7 +428,24 @@ impl ConnectOptions {
 
     /// Connects to `addr` with these options.
     pub fn connect_addr(&self, addr: &WinPipeSocketAddr) -> io::Result<WinStream> {
+        self.check()?;
         WinStream::connect_with(addr, self)
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.server_user.is_some() && self.impersonation.lets_the_server_act() {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "impersonation({:?}) with a server check: Windows grants the server \
+                     that level when the pipe is opened, before the check, so a squatter \
+                     could act as this client; connect at Identification, or without \
+                     the check",
+                    self.impersonation
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -463,8 +513,39 @@ mod tests {
         assert_eq!(ImpersonationLevel::Anonymous.flags(), SECURITY_ANONYMOUS);
         assert_eq!(
             ImpersonationLevel::Impersonation.flags(),
-            SECURITY_IMPERSONATION
+            SECURITY_IMPERSONATION | SECURITY_EFFECTIVE_ONLY
         );
-        assert_eq!(ImpersonationLevel::Delegation.flags(), SECURITY_DELEGATION);
+        assert_eq!(
+            ImpersonationLevel::Delegation.flags(),
+            SECURITY_DELEGATION | SECURITY_EFFECTIVE_ONLY
+        );
+    }
+
+    #[test]
+    fn a_server_check_refuses_levels_that_let_the_server_act_first() {
+        for level in [
+            ImpersonationLevel::Impersonation,
+            ImpersonationLevel::Delegation,
+        ] {
+            let err = ConnectOptions::new()
+                .impersonation(level)
+                .same_user_server()
+                .check()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(err.to_string().contains("squatter"), "{err}");
+            ConnectOptions::new().impersonation(level).check().unwrap();
+        }
+        for level in [
+            ImpersonationLevel::Anonymous,
+            ImpersonationLevel::Identification,
+        ] {
+            let mut options = ConnectOptions::new();
+            options.impersonation(level);
+            options
+                .expect_server_user(Sid::local_system())
+                .check()
+                .unwrap();
+        }
     }
 }

@@ -3,9 +3,8 @@
 use super::addr::WinPipeSocketAddr;
 use super::options::ConnectOptions;
 use super::shared::Shared;
-use crate::engine::{self, Dir, Policy, Port, Request, Since, Stop, Wake, MAX_WRITE};
-use crate::ffi::{ERROR_PIPE_CONNECTED, PIPE_UNLIMITED_INSTANCES, SECURITY_IDENTIFICATION};
-use crate::sys::{self, Handle, InstanceSpec, Pipe, Wakeups};
+use crate::engine::{self, Policy, Since, MAX_WRITE};
+use crate::sys::{self, Handle, Pipe};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
@@ -13,9 +12,9 @@ use std::os::windows::io::{
     AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
 };
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Size of each direction's pipe buffer in the pipes winpipe creates.
 pub(crate) const PIPE_BUFFER: usize = 64 * 1024;
@@ -67,7 +66,7 @@ impl WinStream {
         Self::with_shared(handle, side, name, Shared::new(), UNKNOWN)
     }
 
-    fn with_shared(
+    pub(super) fn with_shared(
         handle: Handle,
         side: Side,
         name: WinPipeSocketAddr,
@@ -217,65 +216,6 @@ impl WinStream {
             stream.check_server_user(name, expected)?;
         }
         Ok(stream)
-    }
-
-    /// Two connected streams, like `UnixStream::pair`: a pipe with a unique name, its
-    /// server end and a client. Both addresses are unnamed. Returns `(client, server)`
-    /// as winpipe 0.1 did; the two ends behave the same.
-    ///
-    /// ```
-    /// use std::io::{Read, Write};
-    /// let (mut a, mut b) = winpipe::WinStream::pair()?;
-    /// a.write_all(b"ping")?;
-    /// let mut buf = [0; 4];
-    /// b.read_exact(&mut buf)?;
-    /// assert_eq!(&buf, b"ping");
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn pair() -> io::Result<(WinStream, WinStream)> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            r"\\.\pipe\winpipe-pair-{}-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            nanos
-        );
-        let spec = InstanceSpec {
-            first: true,
-            reject_remote: true,
-            in_buffer: PIPE_BUFFER as u32,
-            out_buffer: PIPE_BUFFER as u32,
-            max_instances: PIPE_UNLIMITED_INSTANCES,
-            security: None,
-        };
-        let server = sys::create_instance(&name, &spec).map_err(engine::os_error)?;
-        let client = sys::open_client(&name, SECURITY_IDENTIFICATION).map_err(engine::os_error)?;
-        // The client is already there: ConnectNamedPipe says ERROR_PIPE_CONNECTED.
-        let nobody = Wakeups::default();
-        let mut pipe = Pipe {
-            file: &server,
-            wakeups: &nobody,
-        };
-        let wake = Wake {
-            dir: Dir::Read,
-            stop: Stop::ByPolicy,
-        };
-        let (done, _) = pipe.submit(Request::Connect, wake, |issued| {
-            engine::drive(issued, Stop::ByPolicy, &Policy::default, &Since::start())
-        });
-        match done.error {
-            None | Some(ERROR_PIPE_CONNECTED) => {}
-            Some(code) => return Err(engine::os_error(code)),
-        }
-        let unnamed = WinPipeSocketAddr::unnamed();
-        let size = PIPE_BUFFER;
-        Ok((
-            WinStream::with_shared(client, Side::Client, unnamed.clone(), Shared::new(), size),
-            WinStream::with_shared(server, Side::Server, unnamed, Shared::new(), size),
-        ))
     }
 
     /// A second stream on the same pipe (a duplicated handle).
