@@ -78,7 +78,10 @@ fn has_owner(sddl: &str) -> bool {
 /// anyone may connect, add instances of the pipe and receive its clients, and change
 /// the descriptor.
 pub(crate) fn check_grants(sddl: &str, parsed: &SecurityDescriptor) -> io::Result<()> {
+    // The string is checked too: Wine turns NO_ACCESS_CONTROL into an empty DACL.
+    let null_in_text = sddl.to_ascii_uppercase().contains("NO_ACCESS_CONTROL");
     let why = match parsed.dacl {
+        _ if null_in_text => "its DACL is NO_ACCESS_CONTROL",
         Dacl::List(_) => return Ok(()),
         Dacl::Absent => "it has no DACL (\"D:\")",
         Dacl::Null => "its DACL is NO_ACCESS_CONTROL",
@@ -197,19 +200,26 @@ mod tests {
             label: None,
         };
         check_grants("D:", &base).unwrap();
-        for (dacl, words) in [(Dacl::Null, "NO_ACCESS_CONTROL"), (Dacl::Absent, "no DACL")] {
+        // Whatever a parser made of it (Wine: an empty DACL).
+        let err = check_grants("D:no_access_control", &base).unwrap_err();
+        assert!(err.to_string().contains("NO_ACCESS_CONTROL"), "{err}");
+        let cases = [
+            ("D:NO_ACCESS_CONTROL", Dacl::Null, "NO_ACCESS_CONTROL"),
+            ("O:BA", Dacl::Absent, "no DACL"),
+        ];
+        for (sddl, dacl, words) in cases {
             let parsed = SecurityDescriptor {
                 dacl,
                 ..base.clone()
             };
-            let err = check_grants("D:NO_ACCESS_CONTROL", &parsed).unwrap_err();
+            let err = check_grants(sddl, &parsed).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput);
             let text = err.to_string();
             assert!(
                 text.contains(words) && text.contains("add instances"),
                 "{text}"
             );
-            assert!(text.contains("\"D:NO_ACCESS_CONTROL\""), "{text}");
+            assert!(text.contains(&format!("{sddl:?}")), "{text}");
         }
     }
 }
