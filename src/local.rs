@@ -26,7 +26,7 @@
 //!
 //! | platform | address of service `NAME` | who shares the name |
 //! |---|---|---|
-//! | Windows | `\\.\pipe\NAME` | every user of the machine |
+//! | Windows | `\\.\pipe\NAME` | every user of the machine (the pipe itself lets in only this user, LocalSystem and administrators) |
 //! | Unix, `XDG_RUNTIME_DIR` names a directory of this user's with mode `0700` | `$XDG_RUNTIME_DIR/NAME.sock` | the user (the directory is theirs alone) |
 //! | Unix otherwise | `TEMP/NAME-UID.sock`, TEMP from `std::env::temp_dir()` (`$TMPDIR` or `/tmp`), UID the user id | the user, but any user can create the file first |
 //!
