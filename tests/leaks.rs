@@ -34,7 +34,6 @@ const INVALID_HANDLE_VALUE: *mut c_void = -1isize as *mut c_void;
 
 #[link(name = "kernel32")]
 extern "system" {
-    fn GetHandleInformation(handle: *mut c_void, flags: *mut u32) -> i32;
     fn GetProcessHandleCount(process: *mut c_void, count: *mut u32) -> i32;
     fn GetCurrentProcess() -> *mut c_void;
     fn GetCurrentProcessId() -> u32;
@@ -54,13 +53,7 @@ fn handle_count() -> usize {
     if ok != 0 && count > 0 {
         return count as usize;
     }
-    (1..=20_000usize)
-        .filter(|i| {
-            let mut flags = 0;
-            // SAFETY: GetHandleInformation only looks the value up in the handle table.
-            unsafe { GetHandleInformation((i * 4) as *mut c_void, &mut flags) != 0 }
-        })
-        .count()
+    common::win32::open_handles()
 }
 
 /// Threads of this process, from a toolhelp snapshot of every thread in the system

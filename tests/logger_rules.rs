@@ -8,53 +8,11 @@
 
 mod common;
 
-use std::ffi::c_void;
+use common::win32::{open_handles, thread_impersonates};
+
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use winpipe::WinStream;
-
-#[link(name = "kernel32")]
-extern "system" {
-    fn GetCurrentThread() -> *mut c_void;
-    fn CloseHandle(handle: *mut c_void) -> i32;
-    fn GetHandleInformation(handle: *mut c_void, flags: *mut u32) -> i32;
-}
-
-#[link(name = "advapi32")]
-extern "system" {
-    fn OpenThreadToken(
-        thread: *mut c_void,
-        access: u32,
-        as_self: i32,
-        token: *mut *mut c_void,
-    ) -> i32;
-}
-
-/// Whether the calling thread has a thread token (impersonates someone).
-fn thread_impersonates() -> bool {
-    let mut token = std::ptr::null_mut();
-    // SAFETY: this thread's pseudo handle, TOKEN_QUERY and an out-pointer; a token
-    // opened is closed at once.
-    unsafe {
-        if OpenThreadToken(GetCurrentThread(), 8, 1, &mut token) != 0 {
-            CloseHandle(token);
-            return true;
-        }
-    }
-    false
-}
-
-/// Open handles of this process, found by asking about every handle value up to a
-/// bound (Wine's GetProcessHandleCount is a stub).
-fn open_handles() -> usize {
-    (1..=20_000usize)
-        .filter(|i| {
-            let mut flags = 0;
-            // SAFETY: GetHandleInformation only looks the value up in the handle table.
-            unsafe { GetHandleInformation((i * 4) as *mut c_void, &mut flags) != 0 }
-        })
-        .count()
-}
 
 /// Counts records logged while the logging thread impersonated someone, and panics on
 /// `DuplicateHandle` records while `panic_on_duplicate` is set.

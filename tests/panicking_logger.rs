@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::win32::thread_impersonates;
+
 use std::io::{Read, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,34 +80,4 @@ fn a_read_whose_trace_panics_is_settled_and_loses_no_byte() {
         assert_eq!(b.peer_user().unwrap(), me);
         assert!(!thread_impersonates());
     });
-}
-
-#[link(name = "kernel32")]
-extern "system" {
-    fn GetCurrentThread() -> *mut std::ffi::c_void;
-    fn CloseHandle(handle: *mut std::ffi::c_void) -> i32;
-}
-
-#[link(name = "advapi32")]
-extern "system" {
-    fn OpenThreadToken(
-        thread: *mut std::ffi::c_void,
-        access: u32,
-        as_self: i32,
-        token: *mut *mut std::ffi::c_void,
-    ) -> i32;
-}
-
-/// Whether the calling thread has a thread token (impersonates someone).
-fn thread_impersonates() -> bool {
-    let mut token = std::ptr::null_mut();
-    // SAFETY: this thread's pseudo handle, TOKEN_QUERY and an out-pointer; a token
-    // opened is closed at once.
-    unsafe {
-        if OpenThreadToken(GetCurrentThread(), 8, 1, &mut token) != 0 {
-            CloseHandle(token);
-            return true;
-        }
-    }
-    false
 }

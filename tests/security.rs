@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::win32::{thread_impersonates, CreateNamedPipeA};
+
 use std::ffi::c_void;
 use std::io::{ErrorKind, Read, Write};
 use winpipe::{ConnectOptions, ImpersonationLevel, ListenerOptions, Sid, WinListener, WinStream};
@@ -20,19 +22,12 @@ extern "system" {
     fn GetProcAddress(module: *mut c_void, name: *const u8) -> *mut c_void;
     fn GetCurrentProcessId() -> u32;
     fn ProcessIdToSessionId(pid: u32, session: *mut u32) -> i32;
-    fn GetCurrentThread() -> *mut c_void;
     fn GetLastError() -> u32;
     fn CloseHandle(handle: *mut c_void) -> i32;
 }
 
 #[link(name = "advapi32")]
 extern "system" {
-    fn OpenThreadToken(
-        thread: *mut c_void,
-        access: u32,
-        as_self: i32,
-        token: *mut *mut c_void,
-    ) -> i32;
     fn GetKernelObjectSecurity(
         handle: *mut c_void,
         what: u32,
@@ -52,16 +47,6 @@ extern "system" {
 #[link(name = "kernel32")]
 extern "system" {
     fn LocalFree(memory: *mut c_void) -> *mut c_void;
-    fn CreateNamedPipeA(
-        name: *const u8,
-        open_mode: u32,
-        pipe_mode: u32,
-        max_instances: u32,
-        out_buffer: u32,
-        in_buffer: u32,
-        default_timeout: u32,
-        security: *mut c_void,
-    ) -> *mut c_void;
     fn GetFileInformationByHandleEx(
         file: *mut c_void,
         class: u32,
@@ -174,9 +159,6 @@ fn granted_access(handle: std::os::windows::io::RawHandle) -> u32 {
     info.granted_access
 }
 
-const TOKEN_QUERY: u32 = 8;
-const ERROR_NO_TOKEN: u32 = 1008;
-
 /// Whether this runs under Wine (its ntdll exports `wine_get_version`).
 fn under_wine() -> bool {
     // SAFETY: NUL-terminated names; the results are only compared with null.
@@ -193,24 +175,6 @@ fn own_session() -> u32 {
     let ok = unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut session) };
     assert_ne!(ok, 0, "ProcessIdToSessionId failed");
     session
-}
-
-/// Whether the calling thread impersonates anyone (has a thread token).
-fn thread_impersonates() -> bool {
-    let mut token = std::ptr::null_mut();
-    // SAFETY: this thread's pseudo handle and an out-pointer; a token opened is closed.
-    unsafe {
-        if OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, 1, &mut token) != 0 {
-            CloseHandle(token);
-            return true;
-        }
-        assert_eq!(
-            GetLastError(),
-            ERROR_NO_TOKEN,
-            "OpenThreadToken failed otherwise"
-        );
-    }
-    false
 }
 
 /// A listener on a new name, a client connected to it with `options`, and the

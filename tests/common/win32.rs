@@ -114,6 +114,7 @@ extern "system" {
         options: u32,
     ) -> i32;
     pub fn GetCurrentProcess() -> HANDLE;
+    pub fn GetCurrentThread() -> HANDLE;
     pub fn GetHandleInformation(handle: HANDLE, flags: *mut u32) -> i32;
     pub fn PeekNamedPipe(
         pipe: HANDLE,
@@ -370,6 +371,40 @@ pub fn is_open(handle: RawHandle) -> bool {
     let mut flags = 0;
     // SAFETY: GetHandleInformation only reads the handle table.
     unsafe { GetHandleInformation(handle as HANDLE, &mut flags) != 0 }
+}
+
+/// Open handles of this process, found by asking about every handle value up to a
+/// bound (Wine 8's GetProcessHandleCount is a stub that reports 0).
+pub fn open_handles() -> usize {
+    (1..=20_000usize)
+        .filter(|i| is_open((i * 4) as RawHandle))
+        .count()
+}
+
+#[link(name = "advapi32")]
+extern "system" {
+    fn OpenThreadToken(thread: HANDLE, access: u32, as_self: i32, token: *mut HANDLE) -> i32;
+}
+
+/// Whether the calling thread impersonates anyone (has a thread token).
+pub fn thread_impersonates() -> bool {
+    const TOKEN_QUERY: u32 = 8;
+    const ERROR_NO_TOKEN: u32 = 1008;
+    let mut token = null_mut();
+    // SAFETY: this thread's pseudo handle, TOKEN_QUERY and an out-pointer; a token
+    // opened is closed at once.
+    unsafe {
+        if OpenThreadToken(GetCurrentThread(), TOKEN_QUERY, 1, &mut token) != 0 {
+            CloseHandle(token);
+            return true;
+        }
+    }
+    assert_eq!(
+        last_error(),
+        ERROR_NO_TOKEN,
+        "OpenThreadToken failed otherwise"
+    );
+    false
 }
 
 /// A completion port with `file` associated to it (key 7).
