@@ -902,10 +902,12 @@ struct Impersonating;
 
 impl Drop for Impersonating {
     fn drop(&mut self) {
-        // SAFETY: no arguments; it ends this thread's impersonation. If it failed the
-        // thread would still impersonate, but it is `client_token`'s own thread, which
-        // returns and ends right after.
-        unsafe { RevertToSelf() };
+        // SAFETY: no arguments; it ends this thread's impersonation.
+        if unsafe { RevertToSelf() } == FALSE {
+            // The thread would go on as the client, and the logger run as it when the
+            // token handle is closed: stopping is the only sound choice.
+            std::process::abort();
+        }
     }
 }
 

@@ -64,6 +64,13 @@ fn denied(why: String) -> io::Error {
     io::Error::new(ErrorKind::PermissionDenied, why)
 }
 
+/// The client asking who its server is: its user, and whether the server runs in
+/// its Windows session.
+pub(crate) struct Caller {
+    pub user: Sid,
+    pub same_session: bool,
+}
+
 /// The server of a pipe, from the pipe's security descriptor (`pipe`: its name's
 /// owner, DACL and label, which Windows sets from the creator's token when the name's
 /// first instance is made) and the token of the process Windows names as the server
@@ -74,18 +81,15 @@ fn denied(why: String) -> io::Error {
 /// - The token, when it can be read, names the user exactly (an elevated
 ///   administrator's pipe is owned by BUILTIN\Administrators, not by the user). It is
 ///   trusted only if the owner is the token's user or default owner: a process id can
-///   be reused once the server exits, a pipe's owner cannot change hands without
-///   privileges.
-/// - Otherwise the owner, unless it is BUILTIN\Administrators (a group, not a user):
-///   a standard user cannot read the token of another account's process, such as a
-///   LocalSystem service, whose pipes are owned by LocalSystem. The level is then the
-///   pipe's label (none means Medium), which Windows gives the objects of a
-///   low-integrity or app container creator.
-/// - Whoever else the DACL lets create instances (or change the DACL) could have made
-///   the instance this client reached, so then nothing can be vouched for.
+///   be reused once the server exits.
+/// - Otherwise the owner (`from_owner`).
+/// - Whoever else the DACL lets create instances (or change the DACL), and whoever
+///   the label lets write below Medium, could have made the instance this client
+///   reached, so then nothing can be vouched for.
 pub(crate) fn server_from(
     pipe: &SecurityDescriptor,
     process: io::Result<TokenFacts>,
+    caller: &Caller,
 ) -> io::Result<Peer> {
     let owner = pipe.owner.clone().ok_or_else(|| {
         denied("the pipe names no owner, so its server cannot be identified".into())
@@ -100,34 +104,83 @@ pub(crate) fn server_from(
                 token.user, token.owner
             )))
         }
-        Err(err) if owner == Sid::administrators() => {
-            return Err(denied(format!(
-                "the pipe is owned by {owner} (BUILTIN\\Administrators: its server runs \
-                 elevated), and this process may not read the server process's token to \
-                 learn its user: {err}"
-            )))
-        }
-        Err(_) => Peer {
+        Err(err) => from_owner(pipe, &owner, caller, err)?,
+    };
+    vouch(pipe, &owner, peer)
+}
+
+/// The server whose token this process may not read, from the pipe alone: its owner,
+/// and its label for the level (none means Medium). Windows labels the objects of a
+/// creator below Medium (a sandboxed or app container process) at the creator's level,
+/// and such a creator cannot label above itself, so a label of at least Medium also
+/// says the creator was no sandbox. Refused: an owner that is BUILTIN\Administrators
+/// (a group: the server runs elevated), a label below Medium (a sandboxed server
+/// cannot be told from a sandboxed squatter of the same user), and the caller's own
+/// user from another session (a service that impersonates the caller could have made
+/// a pipe owned by it; such services run in session 0).
+fn from_owner(
+    pipe: &SecurityDescriptor,
+    owner: &Sid,
+    caller: &Caller,
+    err: io::Error,
+) -> io::Result<Peer> {
+    let level = pipe.label.map_or(IntegrityLevel::MEDIUM, |l| {
+        IntegrityLevel::from_rid(l.level)
+    });
+    let why = if *owner == Sid::administrators() {
+        format!("is owned by {owner} (BUILTIN\\Administrators: its server runs elevated)")
+    } else if level < IntegrityLevel::MEDIUM {
+        format!("is labelled {level} integrity, as a sandboxed process's pipe is")
+    } else if *owner == caller.user && !caller.same_session {
+        format!("is owned by this process's user {owner} but served from another session")
+    } else {
+        return Ok(Peer {
             user: owner.clone(),
-            integrity: pipe.label.map_or(IntegrityLevel::MEDIUM, |l| {
-                IntegrityLevel::from_rid(l.level)
-            }),
+            integrity: level,
             app_container: false,
             restricted: false,
-        },
+        });
     };
+    Err(denied(format!(
+        "the pipe {why}, and this process may not read the server process's token to \
+         learn who it is: {err}"
+    )))
+}
+
+/// `peer`, unless the pipe lets someone it does not vouch for add instances: anyone
+/// its DACL grants the right beyond the peer's user, the owner, LocalSystem and
+/// administrators, or (through a label below Medium that allows writing up) sandboxed
+/// processes of those users.
+fn vouch(pipe: &SecurityDescriptor, owner: &Sid, peer: Peer) -> io::Result<Peer> {
     let trusted = [
         peer.user.clone(),
-        owner,
+        owner.clone(),
         Sid::local_system(),
         Sid::administrators(),
     ];
-    match untrusted_instance_creator(pipe, &trusted) {
+    let why = untrusted_instance_creator(pipe, &trusted).or_else(|| {
+        let floor = write_floor(pipe);
+        (floor < IntegrityLevel::MEDIUM)
+            .then(|| format!("its label lets processes at {floor} integrity add instances"))
+    });
+    match why {
         None => Ok(peer),
         Some(why) => Err(denied(format!(
             "the server cannot be vouched for: {why}, so the instance reached may be \
              someone else's"
         ))),
+    }
+}
+
+/// The lowest integrity level that may write to the pipe (and so add instances): its
+/// label's level when the label forbids writing up, any level when it does not,
+/// Medium when there is no label (Windows' default for an unlabelled object).
+fn write_floor(pipe: &SecurityDescriptor) -> IntegrityLevel {
+    const NO_WRITE_UP: u32 = 0x1;
+    match pipe.label {
+        None => IntegrityLevel::MEDIUM,
+        Some(label) if label.policy & NO_WRITE_UP != 0 => IntegrityLevel::from_rid(label.level),
+        Some(_) => IntegrityLevel::UNTRUSTED,
     }
 }
 
@@ -208,9 +261,24 @@ mod stream {
                 Side::Server => Peer::from_token(&sys::client_token(&self.handle)?),
                 Side::Client => {
                     let pipe = SecurityDescriptor::parse(&sys::pipe_security(&self.handle)?)?;
-                    server_from(&pipe, sys::server_process_token(&self.handle))
+                    server_from(
+                        &pipe,
+                        sys::server_process_token(&self.handle),
+                        &self.caller()?,
+                    )
                 }
             }
+        }
+
+        /// This client, as `server_from` weighs it: its user, and whether the server
+        /// runs in its session (a session that cannot be read counts as another).
+        fn caller(&self) -> io::Result<Caller> {
+            let server = sys::peer_session_id(&self.handle, false);
+            let same_session = matches!((server, sys::own_session_id()), (Ok(a), Ok(b)) if a == b);
+            Ok(Caller {
+                user: sys::own_token()?.user,
+                same_session,
+            })
         }
 
         /// The user at the other end: the client's user on a stream from
@@ -385,8 +453,16 @@ mod tests {
         Err(io::Error::from(ErrorKind::PermissionDenied))
     }
 
+    /// A client of user USER in the server's session.
+    fn caller() -> Caller {
+        Caller {
+            user: sid(USER),
+            same_session: true,
+        }
+    }
+
     fn refusal(pipe: &SecurityDescriptor, process: io::Result<TokenFacts>) -> String {
-        let err = server_from(pipe, process).unwrap_err();
+        let err = server_from(pipe, process, &caller()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
         err.to_string()
     }
@@ -394,12 +470,12 @@ mod tests {
     #[test]
     fn a_readable_token_names_the_server_when_the_owner_agrees() {
         // Standard user: owner = user.
-        let peer = server_from(&pipe(Some(USER)), process(USER, USER)).unwrap();
+        let peer = server_from(&pipe(Some(USER)), process(USER, USER), &caller()).unwrap();
         assert_eq!(peer.user, sid(USER));
         assert_eq!(peer.integrity, IntegrityLevel::MEDIUM);
         // Elevated administrator: the pipe and the token's default owner are the group.
         let elevated = Ok(token(USER, ADMINS, IntegrityLevel::HIGH));
-        let peer = server_from(&pipe(Some(ADMINS)), elevated).unwrap();
+        let peer = server_from(&pipe(Some(ADMINS)), elevated, &caller()).unwrap();
         assert_eq!(peer.user, sid(USER));
         assert_eq!(peer.integrity, IntegrityLevel::HIGH);
     }
@@ -422,19 +498,56 @@ mod tests {
     #[test]
     fn without_the_token_the_owner_and_label_name_the_server_unless_it_is_a_group() {
         // A LocalSystem service seen by a standard user.
-        let peer = server_from(&pipe(Some(SYSTEM)), unreadable()).unwrap();
+        let peer = server_from(&pipe(Some(SYSTEM)), unreadable(), &caller()).unwrap();
         assert_eq!(peer.user, sid(SYSTEM));
         assert_eq!(peer.integrity, IntegrityLevel::MEDIUM, "no label: Medium");
-        // The label Windows gives a low-integrity creator's objects is its level.
-        let mut low = pipe(Some(OTHER));
-        low.label = Some(Label {
-            level: IntegrityLevel::LOW.rid(),
-            policy: 1,
-        });
-        let peer = server_from(&low, unreadable()).unwrap();
-        assert_eq!(peer.integrity, IntegrityLevel::LOW);
+        // A label at or above Medium is the level.
+        let mut high = pipe(Some(OTHER));
+        high.label = Some(label(IntegrityLevel::HIGH, 1));
+        let peer = server_from(&high, unreadable(), &caller()).unwrap();
+        assert_eq!(peer.integrity, IntegrityLevel::HIGH);
         let why = refusal(&pipe(Some(ADMINS)), unreadable());
         assert!(why.contains("elevated"), "{why}");
+    }
+
+    fn label(level: IntegrityLevel, policy: u32) -> Label {
+        Label {
+            level: level.rid(),
+            policy,
+        }
+    }
+
+    #[test]
+    fn a_pipe_labelled_below_medium_is_not_vouched_for() {
+        // Without the token: a sandboxed squatter of the same user (its objects are
+        // labelled Low) looks just like a sandboxed server.
+        let mut low = pipe(Some(USER));
+        low.label = Some(label(IntegrityLevel::LOW, 1));
+        let why = refusal(&low, unreadable());
+        assert!(why.contains("Low integrity"), "{why}");
+        // With it: Low processes of the user may add instances.
+        let why = refusal(&low, process(USER, USER));
+        assert!(why.contains("add instances"), "{why}");
+        // A label that does not forbid writing up lets any level write.
+        let mut read_only = pipe(Some(USER));
+        read_only.label = Some(label(IntegrityLevel::HIGH, 2));
+        let why = refusal(&read_only, process(USER, USER));
+        assert!(why.contains("Untrusted integrity"), "{why}");
+    }
+
+    #[test]
+    fn the_callers_own_user_from_another_session_needs_the_token() {
+        // A service that impersonated the caller can make a pipe owned by it.
+        let elsewhere = Caller {
+            user: sid(USER),
+            same_session: false,
+        };
+        let err = server_from(&pipe(Some(USER)), unreadable(), &elsewhere).unwrap_err();
+        assert!(err.to_string().contains("another session"), "{err}");
+        server_from(&pipe(Some(USER)), unreadable(), &caller()).unwrap();
+        // With the token, or for another user (a service), sessions do not matter.
+        server_from(&pipe(Some(USER)), process(USER, USER), &elsewhere).unwrap();
+        server_from(&pipe(Some(SYSTEM)), unreadable(), &elsewhere).unwrap();
     }
 
     #[test]
@@ -463,7 +576,7 @@ mod tests {
             unreachable!()
         };
         aces.push(allow(EVERYONE, CLIENT_RIGHTS));
-        server_from(&service, unreadable()).unwrap();
+        server_from(&service, unreadable(), &caller()).unwrap();
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) fn private_sddl(me: &TokenFacts) -> io::Result<String> {
     let label = me.level()?.min(IntegrityLevel::MEDIUM);
     Ok(format!(
         "O:{}D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;OW){}S:(ML;;NWNR;;;{})",
-        me.owner,
+        owner(me),
         package_ace(me, "FA"),
         Sid::integrity_level(label.rid()),
     ))
@@ -32,7 +32,7 @@ pub(crate) fn owner_only_sddl(me: &TokenFacts) -> io::Result<String> {
     let label = me.level()?;
     Ok(format!(
         "O:{}D:P(A;;FA;;;{}){}S:(ML;;NWNR;;;{})",
-        me.owner,
+        owner(me),
         me.user,
         package_ace(me, "FA"),
         Sid::integrity_level(label.rid()),
@@ -55,7 +55,18 @@ pub(crate) fn with_owner(sddl: &str, me: &TokenFacts) -> String {
     if has_owner(sddl) {
         sddl.to_owned()
     } else {
-        format!("O:{}{sddl}", me.owner)
+        format!("O:{}{sddl}", owner(me))
+    }
+}
+
+/// The owner winpipe writes out: this process's default owner, except that LocalSystem
+/// owns its own pipes. A LocalSystem process the service manager did not start has
+/// BUILTIN\Administrators as its default owner, which a client that cannot read its
+/// token must refuse (a group names no server).
+fn owner(me: &TokenFacts) -> &Sid {
+    match me.user == Sid::local_system() {
+        true => &me.user,
+        false => &me.owner,
     }
 }
 
@@ -175,6 +186,20 @@ mod tests {
             contained.contains(&format!(")(A;;FA;;;{PACKAGE})S:")),
             "{contained}"
         );
+    }
+
+    #[test]
+    fn local_system_owns_its_pipes_whatever_its_default_owner() {
+        let system = TokenFacts {
+            user: Sid::local_system(),
+            owner: Sid::administrators(),
+            ..me(IntegrityLevel::SYSTEM, None)
+        };
+        assert!(private_sddl(&system).unwrap().starts_with("O:S-1-5-18D:"));
+        assert!(owner_only_sddl(&system)
+            .unwrap()
+            .starts_with("O:S-1-5-18D:"));
+        assert_eq!(with_owner("D:", &system), "O:S-1-5-18D:");
     }
 
     #[test]
