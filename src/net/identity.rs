@@ -211,39 +211,6 @@ pub(crate) fn same_session_admits(own: u32, client: io::Result<u32>) -> bool {
     matches!(client, Ok(session) if session == own)
 }
 
-/// Checks the SIDs written out in an SDDL string (`O:`, `G:` and each ACE's trustee)
-/// with `Sid`'s parser, which is strict where some SDDL parsers are not (Wine's takes
-/// `S-1-5-18-`). Everything else is left to Windows' parser.
-pub(crate) fn check_sddl_sids(sddl: &str) -> io::Result<()> {
-    let mut trustees = Vec::new();
-    // An owner or group runs from after its "O:"/"G:" to the next section's letter.
-    for section in ["O:", "G:"] {
-        if let Some(start) = sddl.find(section).map(|at| at + 2) {
-            let rest = &sddl[start..];
-            let end = rest
-                .find(':')
-                .map_or(rest.len(), |colon| colon.saturating_sub(1));
-            trustees.push(&rest[..end]);
-        }
-    }
-    // An ACE is "(type;flags;rights;object;inherited object;trustee[;…])".
-    for ace in sddl.split('(').skip(1) {
-        let ace = ace.split(')').next().unwrap_or("");
-        trustees.extend(ace.split(';').nth(5));
-    }
-    for trustee in trustees {
-        if trustee.len() > 2 && trustee[..2].eq_ignore_ascii_case("S-") {
-            trustee.parse::<Sid>().map_err(|err| {
-                io::Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("invalid security descriptor {sddl:?}: {err}"),
-                )
-            })?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(windows)]
 mod stream {
     use super::*;
@@ -632,29 +599,5 @@ mod tests {
             1,
             Err(io::Error::from_raw_os_error(5))
         ));
-    }
-
-    #[test]
-    fn sddl_sids_are_checked_strictly() {
-        for good in [
-            "D:(A;;FA;;;S-1-5-18)",
-            "O:S-1-5-21-1-2-3-1001D:(A;;FA;;;WD)",
-            "O:BAG:SYD:P(A;;GA;;;SY)(A;;0x12018b;;;AU)",
-            "D:(A;;FA;;;s-1-5-18)S:(ML;;NW;;;LW)",
-            "D:NO_ACCESS_CONTROL",
-        ] {
-            check_sddl_sids(good).unwrap();
-        }
-        for bad in [
-            "D:(A;;FA;;;S-1-5-18-)",
-            "D:(A;;FA;;;WD)(A;;FA;;;S-1-5-)",
-            "O:S-1-5-18-D:(A;;FA;;;WD)",
-            "G:S-1-x",
-            "D:(A;;FA;;;S-1-5-4294967296)",
-        ] {
-            let err = check_sddl_sids(bad).unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
-            assert!(err.to_string().contains(bad), "{err}");
-        }
     }
 }

@@ -29,7 +29,7 @@ mod stream;
 
 pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
 #[cfg(windows)]
-pub(crate) use identity::{check_sddl_sids, same_session_admits, TokenFacts};
+pub(crate) use identity::{same_session_admits, TokenFacts};
 #[cfg(windows)]
 pub use listener::{Incoming, WinListener};
 #[cfg(windows)]
