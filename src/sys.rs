@@ -592,13 +592,15 @@ fn open(name: &str, access: DWORD, flags: DWORD) -> Result<Handle, Code> {
     result
 }
 
-/// Takes the new, only instance of `name` out of listening for good, so that it just
-/// holds the name: a client end opened on it (no access, anonymous) and closed at once
-/// leaves it closing, which no client can connect to. If another client took it first
-/// (busy), or the descriptor refuses this process, a disconnect does the same.
+/// Takes `instance`, the only instance of `name` that listens, out of listening for
+/// good, so that it just holds the name: a client end opened on it (no access,
+/// anonymous) and closed at once leaves it closing, which no client can connect to.
+/// ERROR_PIPE_BUSY if another client took it first (it is then a connection like any
+/// other); if the descriptor refuses this process, a disconnect does the same.
 pub(crate) fn stop_listening(name: &str, instance: &Handle) -> Result<(), Code> {
     match open(name, 0, SECURITY_SQOS_PRESENT | SECURITY_ANONYMOUS) {
         Ok(_client) => Ok(()),
+        Err(ERROR_PIPE_BUSY) => Err(ERROR_PIPE_BUSY),
         Err(_) => {
             // SAFETY: an open server handle; the call only changes the pipe's state.
             let result = outcome(unsafe { DisconnectNamedPipe(instance.raw()) });

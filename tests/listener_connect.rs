@@ -739,3 +739,49 @@ fn fifty_pairs_in_a_row_all_work() {
         }
     });
 }
+
+/// Clients already trying to connect when `bind` runs (a service restarting under its
+/// clients) can reach the instance `bind` makes to hold the name before it is taken
+/// out of listening. Each such client must get a real connection that `accept` hands
+/// out, never one closed under it. The clients here open the name in a tight loop,
+/// as raw `CreateFileA` callers do.
+#[test]
+fn clients_waiting_for_the_name_when_it_is_bound_are_all_served() {
+    use common::win32::{Io, RawEnd};
+    within(LIMIT, || {
+        for round in 0..20 {
+            let name = pipe_name(&format!("clients_waiting_for_the_name_{round}"));
+            let clients: Vec<_> = (0..3)
+                .map(|_| {
+                    let name = name.clone();
+                    thread::spawn(move || {
+                        let start = Instant::now();
+                        let end = loop {
+                            match RawEnd::client(&name, Io::Sync) {
+                                Ok(end) => break end,
+                                Err(_) if start.elapsed() < Duration::from_secs(5) => {}
+                                Err(e) => panic!("no connection in 5 s: {e}"),
+                            }
+                        };
+                        end.write(b"ping").unwrap();
+                        let mut buf = [0; 4];
+                        let n = end.read(&mut buf);
+                        (n, buf)
+                    })
+                })
+                .collect();
+            thread::sleep(ms(5));
+            let listener = WinListener::bind(&name).unwrap();
+            for _ in 0..3 {
+                let (mut server, _) = listener.accept().unwrap();
+                assert_eq!(read_n(&mut server, 4), b"ping", "round {round}");
+                server.write_all(b"pong").unwrap();
+            }
+            for client in clients {
+                let (n, buf) = client.join().unwrap();
+                assert_eq!(n, Ok(4), "round {round}: a client's read");
+                assert_eq!(&buf, b"pong", "round {round}");
+            }
+        }
+    });
+}

@@ -80,6 +80,10 @@ struct Inner {
     _holder: Option<Handle>,
 }
 
+/// How many clients `bind` lets connect to the instance meant to hold the name (each
+/// keeps its connection) before it gives up.
+const MAX_EARLY_CLIENTS: usize = 64;
+
 /// A server instance waiting for (or holding) a client.
 pub(crate) struct Instance {
     handle: Handle,
@@ -156,21 +160,30 @@ impl Inner {
         })
     }
 
-    /// Creates the name's first instance (`FILE_FLAG_FIRST_PIPE_INSTANCE`) and takes it
-    /// out of listening, so that it holds the name for as long as it is open.
-    fn hold_name(&self, name: &str) -> io::Result<Handle> {
-        let holder = self
+    /// Creates the name's first instance (`FILE_FLAG_FIRST_PIPE_INSTANCE`) and takes an
+    /// instance out of listening to hold the name for as long as it is open. A client
+    /// can connect to a new instance before it is taken out (one that was waiting for
+    /// the name, say): such an instance is that client's connection, returned with the
+    /// others that came first, oldest first, and the next instance is tried.
+    fn hold_name(&self, name: &str) -> io::Result<(Handle, VecDeque<Instance>)> {
+        let mut early = VecDeque::new();
+        let mut instance = self
             .create_instance(true)
-            .map_err(|code| first_create_error(name, code))?
-            .handle;
-        sys::stop_listening(name, &holder).map_err(|code| {
-            let err = engine::os_error(code);
-            io::Error::new(
-                err.kind(),
-                format!("cannot take the first instance of {name} out of listening: {err}"),
-            )
-        })?;
-        Ok(holder)
+            .map_err(|code| first_create_error(name, code))?;
+        loop {
+            match sys::stop_listening(name, &instance.handle) {
+                Ok(()) => return Ok((instance.handle, early)),
+                Err(ERROR_PIPE_BUSY) if early.len() < MAX_EARLY_CLIENTS => {
+                    early.push_back(instance);
+                    instance = self.create_instance(false).map_err(engine::os_error)?;
+                }
+                Err(code) => {
+                    let err = engine::os_error(code);
+                    let why = format!("cannot take an instance of {name} out of listening: {err}");
+                    return Err(io::Error::new(err.kind(), why));
+                }
+            }
+        }
     }
 
     /// Whether accept may hand out the client connected to `instance`.
@@ -250,12 +263,14 @@ impl WinListener {
             error: Mutex::new(None),
             _holder: None,
         };
+        let mut listening = VecDeque::new();
         if options.first_instance {
-            inner._holder = Some(inner.hold_name(name)?);
+            let (holder, early) = inner.hold_name(name)?;
+            inner._holder = Some(holder);
+            listening = early;
         }
         let inner = Arc::new(inner);
-        let mut listening = VecDeque::new();
-        for _ in 0..options.backlog {
+        while listening.len() < options.backlog {
             let instance = inner.create_instance(false).map_err(engine::os_error)?;
             listening.push_back(instance);
         }
