@@ -1,7 +1,7 @@
 //! The simulated kernel under one connected pipe end: the peer, the two pipe buffers,
 //! the operation in flight, a setter racing the engine, and virtual time.
 
-use super::npfs::{Issue, Outbound};
+use super::npfs::{Arith, Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
 pub(crate) use crate::engine::Settings;
@@ -172,7 +172,7 @@ impl<'s> World<'s> {
             messages: VecDeque::new(),
             message_mode: false,
             peer_sent: 0,
-            out: Outbound::new(0, 0),
+            out: Outbound::new(0, 0, Arith::Wrapping),
             truth_lost: false,
             peer: Peer::Alive,
             settings: Settings::default(),
@@ -200,7 +200,13 @@ impl<'s> World<'s> {
             _ => 1 + usize::from(self.src.byte() % 96),
         };
         self.message_mode = shape & 0x80 != 0;
-        self.out = Outbound::new(quota, self.salt);
+        // NPFS's own wrapping arithmetic, and now and then the tidied one.
+        let arith = if shape & 0x60 == 0x60 {
+            Arith::Saturating
+        } else {
+            Arith::Wrapping
+        };
+        self.out = Outbound::new(quota, self.salt, arith);
         self.truth_lost = false;
         self.peer = Peer::Alive;
         self.settings = Settings::default();
@@ -364,7 +370,7 @@ impl<'s> World<'s> {
                 op.ended = Some(Completion::failed(code));
             }
         }
-        self.out.peer_read = None;
+        self.out.peer_gone();
     }
 
     /// Completes the operation if the pipe's state allows; chaos may delay a data

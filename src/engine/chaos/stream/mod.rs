@@ -93,7 +93,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
 /// when the call fails (as it does after a disconnect).
 fn quota_of(cell: &Cell<'_>) -> Option<usize> {
     let mut w = cell.borrow_mut();
-    let answer = (w.pick() % 16 != 9).then_some(w.out.quota);
+    let answer = (w.pick() % 16 != 9).then_some(w.out.buffer_size());
     w.call.quota_answers.push(answer);
     answer
 }
