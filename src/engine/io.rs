@@ -3,15 +3,21 @@
 //! Writes and cancellation. When a pending write is cancelled, Windows' named pipe
 //! file system reports 0 bytes even if the reader already took part of it (NPFS's
 //! `NpCancelDataQueueIrp`; Wine's test_blocking_rw runs that case on Windows), and a
-//! pipe whose buffer size is 0 keeps every write pending until it is read to the end.
-//! So a write is only ever issued in a form whose result is exact:
+//! pending write the reader took more of than it was charged stays pending, partly
+//! read, because NPFS's quota counters are unsigned and wrap (`NpReadDataQueue`,
+//! `NpCompleteStalledWrites`). So a write is only ever issued in a form whose result
+//! is exact:
 //! - nothing but a shutdown can stop it (blocking mode, no timeout): it is issued
 //!   whole (up to `MAX_WRITE`) and waited for until it completes;
-//! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's buffer
-//!   size. A pending write that size completes as soon as its unread rest fits in the
-//!   buffer (`NpCompleteStalledWrites`, after every read), so a cancel only ever meets
-//!   one the reader has not touched. With a buffer of 0 (or unknown) it is one byte,
-//!   which the reader takes whole or not at all.
+//! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's free
+//!   write quota (`WriteQuotaAvailable`), which NPFS charges in full and so
+//!   completes at once (`NpAddDataQueueEntry`). With no free quota (or none known)
+//!   it is one byte, which the reader takes whole or not at all.
+//!
+//! So a cancel only ever meets a write the reader has not touched, and
+//! such a write can be issued again. Under Wine the cap is the pipe's buffer size:
+//! Wine reports no free quota, and completes a pending write as soon as its unread
+//! rest fits the buffer, so the same holds there.
 
 use super::{
     clamp_len, clamped, decide, decide_for, drive, os_error, Clock, Code, Completion, Dir, Policy,
@@ -122,16 +128,16 @@ pub(crate) fn read(
     }
 }
 
-/// How much one write may hand over, and what may stop it, under `policy`:
-/// `quota` is the pipe's buffer size if known (asked only when it matters).
+/// How much one write may hand over, and what may stop it, under `policy`: `free`
+/// gives the pipe's free write quota if known (asked only when it matters).
 pub(crate) fn write_shape(
     policy: Policy,
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
 ) -> (usize, Stop) {
     if policy.timeout.is_none() && !policy.nonblocking {
         return (MAX_WRITE, Stop::ByShutdown);
     }
-    let cap = match quota() {
+    let cap = match free() {
         Some(0) | None => 1,
         Some(size) => size.min(MAX_WRITE),
     };
@@ -139,8 +145,8 @@ pub(crate) fn write_shape(
 }
 
 /// Writes a prefix of `buf` with one WriteFile and returns its length (see the
-/// module's notes for how long a prefix). `quota` gives the pipe's buffer size for
-/// the writes that may be stopped; `None` if it cannot be known.
+/// module's notes for how long a prefix). `free` gives the pipe's free write quota
+/// for the writes that may be stopped; `None` if it cannot be known.
 ///
 /// A write issued with no timeout in blocking mode is not woken by later timeout or
 /// nonblocking changes; `shutdown(Write)` stops it, and then it reports
@@ -148,7 +154,7 @@ pub(crate) fn write_shape(
 pub(crate) fn write(
     port: &mut impl Port,
     buf: &[u8],
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
@@ -167,7 +173,7 @@ pub(crate) fn write(
                 return write_stopped(why);
             }
         }
-        let (cap, stop) = write_shape(now, quota);
+        let (cap, stop) = write_shape(now, free);
         let len = clamp_len(buf.len().min(cap));
         let wake = Wake {
             dir: Dir::Write,
@@ -177,21 +183,35 @@ pub(crate) fn write(
             drive(issued, stop, policy, clock)
         });
         let done = clamped(done, len);
-        let aborted = done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED);
-        if aborted && why.is_none() && stop == Stop::ByShutdown {
-            // Only a shutdown cancels this write, so either one just came, or other
-            // code cancelled our I/O: then the peer may have part of the write, and
-            // issuing it again could repeat those bytes. Say what happened instead.
-            return match decide_for(stop, policy(), clock.now()) {
-                Err(why) => write_stopped(why),
-                Ok(_) => Err(os_error(ERROR_OPERATION_ABORTED)),
-            };
+        if done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED) {
+            if let Some(result) = unknowable(stop, why, policy, clock) {
+                return result;
+            }
         }
         if let Some(result) = outcome(done, why, false, write_stopped, write_error) {
             return result;
         }
         again = true;
     }
+}
+
+/// A write stopped only by a shutdown that was cancelled with 0 bytes reported:
+/// either the shutdown came, or other code cancelled our I/O, and then the peer may
+/// hold part of it, so it must not be issued again. `None` if the engine cancelled it
+/// itself (its reason says what to return).
+fn unknowable(
+    stop: Stop,
+    why: Option<Why>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    if stop != Stop::ByShutdown || why.is_some() {
+        return None;
+    }
+    Some(match decide_for(stop, policy(), clock.now()) {
+        Err(why) => write_stopped(why),
+        Ok(_) => Err(os_error(ERROR_OPERATION_ABORTED)),
+    })
 }
 
 /// Copies into `buf` what is buffered without taking it, waiting for data as a read
@@ -240,14 +260,14 @@ pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
     scratch: &mut Vec<u8>,
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let mut filled = bufs.iter().filter(|b| !b.is_empty());
     match (filled.next(), filled.next()) {
-        (None, _) => return write(port, &[], quota, policy, clock),
-        (Some(only), None) => return write(port, only, quota, policy, clock),
+        (None, _) => return write(port, &[], free, policy, clock),
+        (Some(only), None) => return write(port, only, free, policy, clock),
         _ => {}
     }
     scratch.clear();
@@ -258,7 +278,7 @@ pub(crate) fn write_vectored(
             break;
         }
     }
-    write(port, scratch, quota, policy, clock)
+    write(port, scratch, free, policy, clock)
 }
 
 /// Reads once into the slices: straight into a single non-empty slice, otherwise into

@@ -262,9 +262,10 @@ fn a_blocking_write_with_no_timeout_is_whole_and_asks_nothing() {
 fn timed_out_write_reports_no_phantom_bytes() {
     let mut port = full_port();
     let clock = port.clock();
-    let err = write(&mut port, b"more", &mut || Some(4), &timeout(20), &clock).unwrap_err();
+    let err = write(&mut port, b"more", &mut || Some(0), &timeout(20), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(port.0.borrow().outbound.len(), 4, "nothing was queued");
+    assert_eq!(port.0.borrow().issued, 1);
     assert_eq!(clock.now(), ms(20));
 }
 

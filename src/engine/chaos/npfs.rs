@@ -99,11 +99,6 @@ impl Outbound {
         }
     }
 
-    /// The buffer size, as `GetNamedPipeInfo` reports it.
-    pub(crate) fn buffer_size(&self) -> usize {
-        self.quota as usize
-    }
-
     /// `WriteQuotaAvailable` (`NtQueryInformationFile`, `FilePipeLocalInformation`).
     pub(crate) fn write_quota_available(&self) -> usize {
         self.less(self.quota, self.used) as usize

@@ -89,11 +89,11 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
     }
 }
 
-/// What GetNamedPipeInfo tells winpipe of the pipe's buffer: the quota, or nothing
-/// when the call fails (as it does after a disconnect).
+/// What NtQueryInformationFile tells winpipe of the pipe's free write quota
+/// (`WriteQuotaAvailable`), or nothing when the call fails (as after a disconnect).
 fn quota_of(cell: &Cell<'_>) -> Option<usize> {
     let mut w = cell.borrow_mut();
-    let answer = (w.pick() % 16 != 9).then_some(w.out.buffer_size());
+    let answer = (w.pick() % 16 != 9).then_some(w.out.write_quota_available());
     w.call.quota_answers.push(answer);
     answer
 }
