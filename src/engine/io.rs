@@ -144,6 +144,15 @@ pub(crate) fn write_shape(
     (cap, Stop::ByPolicy)
 }
 
+/// A write stopped only by a shutdown that other code cancelled (`CancelIoEx` on our
+/// handle): the peer may have part of it, and Windows reports 0 bytes, so it is not
+/// sent again. std gives 995 the kind `TimedOut`, which promises that nothing moved
+/// and invites a retry that could repeat those bytes; this error's kind is `Other`,
+/// with the system's error inside.
+fn cancelled_in_flight() -> io::Error {
+    io::Error::other(os_error(ERROR_OPERATION_ABORTED))
+}
+
 /// Writes a prefix of `buf` with one WriteFile and returns its length (see the
 /// module's notes for how long a prefix). `free` gives the pipe's free write quota
 /// for the writes that may be stopped; `None` if it cannot be known.
@@ -210,7 +219,7 @@ fn unknowable(
     }
     Some(match decide_for(stop, policy(), clock.now()) {
         Err(why) => write_stopped(why),
-        Ok(_) => Err(os_error(ERROR_OPERATION_ABORTED)),
+        Ok(_) => Err(cancelled_in_flight()),
     })
 }
 

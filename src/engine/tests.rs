@@ -174,6 +174,24 @@ fn a_setter_that_says_stop_costs_no_second_operation() {
     assert_eq!(port.0.borrow().issued, 1);
 }
 
+#[test]
+fn a_blocking_write_other_code_cancelled_invites_no_retry() {
+    // Issued with no timeout, the write is cancelled by CancelIoEx from other code:
+    // the peer may have part of it, so the error must not say `TimedOut` (std's kind
+    // for 995, "nothing moved"), and the write is not issued again.
+    let port = SimPort::new(64);
+    let clock = port.clock();
+    let mut aborted_once = AbortOnce {
+        inner: port.clone(),
+        aborted: false,
+    };
+    let err = write(&mut aborted_once, b"abc", &mut unasked, &blocking(), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other);
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<io::Error>());
+    assert_eq!(inner.and_then(io::Error::raw_os_error), Some(995));
+    assert_eq!(port.0.borrow().issued, 1);
+}
+
 /// A port whose first operation is aborted, as when a setter calls CancelIoEx.
 struct AbortOnce {
     inner: SimPort,

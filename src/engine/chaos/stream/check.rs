@@ -73,6 +73,12 @@ impl Expect {
                 code != ERROR_OPERATION_ABORTED || self.exact,
                 "invariant: a cancellation surfaced as an error"
             );
+            assert!(
+                code != ERROR_OPERATION_ABORTED || err.kind() == ErrorKind::Other,
+                "invariant: a write the peer may hold part of surfaced as {:?}, a kind that \
+                 invites a retry",
+                err.kind()
+            );
             assert_ne!(
                 code, ERROR_MORE_DATA,
                 "invariant: ERROR_MORE_DATA (bytes moved, or a message waits) surfaced as an error"
