@@ -167,13 +167,64 @@ pub(crate) fn write(
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
+    write_data(port, Data::Flat(buf), free, policy, clock)
+}
+
+/// What a write sends: one buffer, or slices gathered into a scratch buffer only as
+/// far as the one WriteFile takes them.
+enum Data<'a, 'b> {
+    Flat(&'a [u8]),
+    Gathered {
+        bufs: &'a [IoSlice<'b>],
+        scratch: &'a mut Vec<u8>,
+    },
+}
+
+impl Data<'_, '_> {
+    fn len(&self) -> usize {
+        match self {
+            Data::Flat(buf) => buf.len(),
+            Data::Gathered { bufs, .. } => bufs
+                .iter()
+                .map(|b| b.len())
+                .fold(0usize, usize::saturating_add),
+        }
+    }
+
+    /// The first `len` bytes (`len` is at most `self.len()`).
+    fn prefix(&mut self, len: usize) -> &[u8] {
+        let (bufs, scratch) = match self {
+            Data::Flat(buf) => return &buf[..len],
+            Data::Gathered { bufs, scratch } => (bufs, scratch),
+        };
+        scratch.clear();
+        for buf in bufs.iter() {
+            let room = len - scratch.len();
+            if room == 0 {
+                break;
+            }
+            scratch.extend_from_slice(&buf[..buf.len().min(room)]);
+        }
+        scratch
+    }
+}
+
+/// `write` of `data`.
+fn write_data(
+    port: &mut impl Port,
+    mut data: Data<'_, '_>,
+    free: &mut impl FnMut() -> Option<usize>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> io::Result<usize> {
+    let total = data.len();
     let mut again = false;
     loop {
         let now = policy();
         if now.shut {
             return Err(shut_for_writing());
         }
-        if buf.is_empty() {
+        if total == 0 {
             return Ok(0);
         }
         // As in `read`: after a setter's cancel, the new settings may say stop.
@@ -183,12 +234,12 @@ pub(crate) fn write(
             }
         }
         let (cap, stop) = write_shape(now, free);
-        let len = clamp_len(buf.len().min(cap));
+        let len = clamp_len(total.min(cap));
         let wake = Wake {
             dir: Dir::Write,
             stop,
         };
-        let (done, why) = port.submit(Request::Write(&buf[..len]), wake, |issued| {
+        let (done, why) = port.submit(Request::Write(data.prefix(len)), wake, |issued| {
             drive(issued, stop, policy, clock)
         });
         let done = clamped(done, len);
@@ -263,8 +314,8 @@ pub(crate) fn peek(
 }
 
 /// Writes the slices with one WriteFile, as `write` would write their concatenation:
-/// they are gathered into `scratch` (up to `MAX_WRITE`), and `write` hands over as
-/// much of that as it may.
+/// they are gathered into `scratch` only as far as that write takes them (at most
+/// `MAX_WRITE`, one byte when no quota is free).
 pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
@@ -279,15 +330,8 @@ pub(crate) fn write_vectored(
         (Some(only), None) => return write(port, only, free, policy, clock),
         _ => {}
     }
-    scratch.clear();
-    for buf in bufs {
-        let room = MAX_WRITE - scratch.len();
-        scratch.extend_from_slice(&buf[..buf.len().min(room)]);
-        if scratch.len() == MAX_WRITE {
-            break;
-        }
-    }
-    write(port, scratch, free, policy, clock)
+    let data = Data::Gathered { bufs, scratch };
+    write_data(port, data, free, policy, clock)
 }
 
 /// Reads once into the slices: straight into a single non-empty slice, otherwise into

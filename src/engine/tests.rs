@@ -407,6 +407,28 @@ fn vectored_write_stops_at_the_cap() {
 }
 
 #[test]
+fn a_vectored_write_gathers_only_what_it_writes() {
+    // No free quota: the timed write is one byte, so one byte is copied, not 64 KiB.
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let (a, b) = (vec![1u8; 40_000], vec![2u8; 40_000]);
+    let slices = [IoSlice::new(&a), IoSlice::new(&b)];
+    let mut scratch = Vec::new();
+    let none_free = &mut || Some(0);
+    let n = write_vectored(
+        &mut port,
+        &slices,
+        &mut scratch,
+        none_free,
+        &timeout(50),
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(scratch, [1]);
+}
+
+#[test]
 fn vectored_read_scatters_one_read() {
     let mut port = SimPort::new(64);
     port.0.borrow_mut().inbound.extend(b"abcdefg");

@@ -194,6 +194,7 @@ fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut 
             part
         })
         .collect();
+    scratch.clear();
     let (result, expect) = call(cell, Dir::Write, |port, policy, clock| {
         let slices: Vec<IoSlice<'_>> = store.iter().map(|b| IoSlice::new(b)).collect();
         engine::write_vectored(
@@ -206,5 +207,6 @@ fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut 
         )
     });
     check::whole_first_write(&cell.borrow(), len);
+    check::gathered_only_what_was_written(&cell.borrow(), scratch);
     expect.write(&result, len, engine::MAX_WRITE)
 }
