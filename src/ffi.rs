@@ -65,6 +65,7 @@ pub const FILE_FLAG_FIRST_PIPE_INSTANCE: DWORD = 0x0008_0000;
 pub const PIPE_ACCESS_DUPLEX: DWORD = 0x0000_0003;
 pub const PIPE_TYPE_BYTE: DWORD = 0x0000_0000;
 pub const PIPE_READMODE_BYTE: DWORD = 0x0000_0000;
+pub const PIPE_READMODE_MESSAGE: DWORD = 0x0000_0002;
 pub const PIPE_WAIT: DWORD = 0x0000_0000;
 pub const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 0x0000_0008;
 pub const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
@@ -315,6 +316,15 @@ extern "system" {
 #[link(name = "kernel32")]
 extern "system" {
     pub fn GetModuleHandleA(lpModuleName: *const u8) -> HANDLE;
+    pub fn GetNamedPipeHandleStateA(
+        hNamedPipe: HANDLE,
+        lpState: *mut DWORD,
+        lpCurInstances: *mut DWORD,
+        lpMaxCollectionCount: *mut DWORD,
+        lpCollectDataTimeout: *mut DWORD,
+        lpUserName: *mut u8,
+        nMaxUserNameSize: DWORD,
+    ) -> BOOL;
     pub fn GetProcAddress(hModule: HANDLE, lpProcName: *const u8) -> *mut c_void;
 }
 

@@ -19,7 +19,7 @@
 //! Every call is traced with its arguments and result.
 
 use crate::engine::{
-    clamp_len, os_error, Code, Completion, Dial, Issued, Pending, Port, Request, Wake,
+    clamp_len, os_error, Code, Completion, Dial, Issued, Peeked, Pending, Port, Request, Wake,
 };
 use crate::ffi::*;
 use crate::net::ProcessIdentity;
@@ -337,34 +337,42 @@ impl Port for Pipe<'_> {
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.peek_counts(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
         let len = clamp_len(buf.len()) as DWORD;
-        let mut read: DWORD = 0;
+        let (mut read, mut queued): (DWORD, DWORD) = (0, 0);
         let file = self.file.raw();
-        // SAFETY: the buffer is valid for `len` bytes; the count pointer is ours; the
-        // unused out-parameters are NULL, which PeekNamedPipe allows.
+        // SAFETY: the buffer is valid for `len` bytes; the count pointers are ours; the
+        // unused out-parameter is NULL, which PeekNamedPipe allows.
         let ok = unsafe {
             PeekNamedPipe(
                 file,
                 buf.as_mut_ptr().cast(),
                 len,
                 &mut read,
-                null_mut(),
+                &mut queued,
                 null_mut(),
             )
         };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!(
-            "PeekNamedPipe({:?}, len={}) = {} read={} err={}",
-            file,
-            len,
-            ok,
-            read,
-            err
-        );
+        trace!("PeekNamedPipe({file:?}, len={len}) = {ok} read={read} queued={queued} err={err}");
         if ok == FALSE {
             return Err(err);
         }
-        Ok(read as usize)
+        let (copied, queued) = (read as usize, queued as usize);
+        Ok(Peeked { copied, queued })
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        let (mut state, none): (DWORD, *mut DWORD) = (0, null_mut());
+        // SAFETY: the state pointer is ours; the other out-parameters are NULL, which
+        // GetNamedPipeHandleStateA allows.
+        let ok = unsafe {
+            GetNamedPipeHandleStateA(self.file.raw(), &mut state, none, none, none, null_mut(), 0)
+        };
+        ok != FALSE && state & PIPE_READMODE_MESSAGE != 0
     }
 }
 

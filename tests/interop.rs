@@ -283,6 +283,47 @@ fn a_client_that_only_read_sees_the_documented_disconnect_as_an_end() {
     }
 }
 
+/// A raw overlapped message-type server in message read mode, connected to a raw
+/// synchronous client, the server end wrapped with `From<OwnedHandle>`.
+fn message_mode_server(name: &str) -> (WinStream, RawEnd) {
+    let shape = Shape {
+        io: Io::Overlapped,
+        message: true,
+        buffer: 4096,
+    };
+    let server = RawEnd::server(name, shape);
+    let client = RawEnd::client(name, Io::Sync).expect("CreateFileA");
+    server.accept();
+    (WinStream::from(server.into_owned()), client)
+}
+
+/// A peek on a message-mode handle whose next message is empty (go-winio's
+/// `CloseWrite` sends one): PeekNamedPipe copies nothing and a zero-byte ReadFile does
+/// not take the empty message, so waiting for data spun. The peek takes the empty
+/// message and shows what follows; the read then returns it.
+#[test]
+fn a_peek_gets_past_an_empty_message() {
+    within(LIMIT, || {
+        let (stream, client) = message_mode_server(&pipe_name("peek_empty_message"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!(client.write(b""), Ok(0));
+        assert_eq!(client.write(b"hello"), Ok(5));
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let peeked = stream.peek(&mut buf).expect("peek past an empty message");
+        assert_eq!(&buf[..peeked], b"hello");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!((&stream).read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+    });
+}
+
 /// A server handle in message read mode, made by other code and wrapped with
 /// `From<OwnedHandle>`: a message longer than the read buffer comes out in pieces
 /// (ReadFile's ERROR_MORE_DATA carries bytes), whether it was already waiting when
@@ -290,16 +331,7 @@ fn a_client_that_only_read_sees_the_documented_disconnect_as_an_end() {
 #[test]
 fn message_mode_reads_return_every_byte_of_long_messages() {
     within(LIMIT, || {
-        let name = pipe_name("message_more_data");
-        let shape = Shape {
-            io: Io::Overlapped,
-            message: true,
-            buffer: 4096,
-        };
-        let server = RawEnd::server(&name, shape);
-        let client = RawEnd::client(&name, Io::Sync).expect("CreateFileA");
-        server.accept();
-        let stream = WinStream::from(server.into_owned());
+        let (stream, client) = message_mode_server(&pipe_name("message_more_data"));
 
         // Already waiting: three messages of 100 bytes, read 10 at a time.
         for m in 0..3 {

@@ -27,6 +27,7 @@ use crate::ffi::{
     ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED,
 };
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
+use std::time::Duration;
 
 /// The most one write hands to the kernel (which copies a pending write into its own
 /// memory), and the most a vectored call gathers.
@@ -276,6 +277,13 @@ fn unknowable(
 
 /// Copies into `buf` what is buffered without taking it, waiting for data as a read
 /// would; `Ok(0)` at end of stream, after a read shutdown or for an empty `buf`.
+///
+/// An empty message at the head of a message-type pipe's queue stops PeekNamedPipe,
+/// which copies nothing although bytes may follow, and a zero-byte ReadFile completes
+/// at once without taking it (NPFS's `NpPeek` peeks one message; `NpReadDataQueue`
+/// takes nothing for a zero-length buffer). A read skips such a message, so a peek
+/// that meets one takes it (`past_empty_message`) instead of waiting again, which
+/// would spin.
 pub(crate) fn peek(
     port: &mut impl Port,
     buf: &mut [u8],
@@ -283,18 +291,34 @@ pub(crate) fn peek(
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
+    let mut stalled = false;
+    let mut pause = Duration::from_millis(1);
     loop {
         if policy().shut || len == 0 {
             return Ok(0);
         }
-        match port.peek(&mut buf[..len]) {
-            Ok(0) => {}
-            Ok(n) => return Ok(n.min(len)),
+        let seen = match port.peek_counts(&mut buf[..len]) {
+            Ok(seen) => seen,
             Err(code) if is_eof(code) => return Ok(0),
             Err(code) => return Err(os_error(code)),
+        };
+        if seen.copied > 0 {
+            return Ok(seen.copied.min(len));
         }
-        if let Err(why) = decide(policy(), clock.now()) {
-            return read_stopped(why);
+        let wait = match decide(policy(), clock.now()) {
+            Ok(wait) => wait,
+            Err(why) => return read_stopped(why),
+        };
+        // Bytes queued but none copied, or a wait for data that ended with nothing
+        // to copy: an empty message heads the queue.
+        if seen.queued > 0 || stalled {
+            match past_empty_message(port, &mut buf[..1], &mut pause, wait, clock) {
+                Ok(0) => {}
+                Ok(taken) => return Ok(taken),
+                Err(code) => return Err(os_error(code)),
+            }
+            stalled = false;
+            continue;
         }
         // A zero-byte read completes when data arrives, without taking any (on a
         // message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
@@ -310,6 +334,42 @@ pub(crate) fn peek(
             }
             Some(code) => return Err(os_error(code)),
         }
+        // It completed (not cancelled): something is queued.
+        stalled = done.error != Some(ERROR_OPERATION_ABORTED);
+    }
+}
+
+/// Gets a peek past an empty message that heads the queue. A handle that reads in
+/// message mode takes it with a one-byte read, which stops at the message's end and
+/// so takes no byte; the read is not let wait (if the queue was empty after all, it
+/// is cancelled at once). Only another thread reading the same direction at the same
+/// moment could leave a byte to it: that byte is returned (a read will not return it
+/// again). A handle in byte read mode would read on into the next message, so it
+/// pauses instead (1 ms, doubling up to 50 ms, at most `wait`) until a read takes the
+/// message. Either way the caller peeks again: nothing spins.
+fn past_empty_message(
+    port: &mut impl Port,
+    byte: &mut [u8],
+    pause: &mut Duration,
+    wait: Option<Duration>,
+    clock: &impl Clock,
+) -> Result<usize, Code> {
+    if !port.reads_messages() {
+        port.nap(wait.map_or(*pause, |left| left.min(*pause)));
+        *pause = (*pause * 2).min(Duration::from_millis(50));
+        return Ok(0);
+    }
+    let at_once = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let (done, _) = port.submit(Request::Read(byte), READ, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    match done.error {
+        _ if done.bytes > 0 => Ok(done.bytes.min(1)),
+        Some(code) if !is_eof(code) && code != ERROR_OPERATION_ABORTED => Err(code),
+        _ => Ok(0),
     }
 }
 

@@ -4,6 +4,7 @@ use super::sim::{Event, SimClock, SimPort};
 use super::*;
 use crate::ffi::*;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
 fn ms(n: u64) -> Duration {
@@ -984,4 +985,117 @@ fn vectored_write_of_more_than_4_gib_in_total_writes_one_cap() {
     assert_eq!(n.unwrap(), MAX_WRITE);
     assert_eq!(port.lengths, [MAX_WRITE]);
     assert_eq!(&scratch[..], &chunk[..MAX_WRITE]);
+}
+
+/// A message-type pipe as NPFS keeps it: PeekNamedPipe copies the first message only;
+/// a zero-byte read completes at once while anything is queued and takes nothing; a
+/// read in message mode stops at the end of its message, one in byte mode reads on.
+struct Messages {
+    queue: VecDeque<Vec<u8>>,
+    message_mode: bool,
+    clock: SimClock,
+    naps: Vec<Duration>,
+    reads: usize,
+}
+
+impl Messages {
+    fn new(messages: &[&[u8]], message_mode: bool) -> Self {
+        Messages {
+            queue: messages.iter().map(|m| m.to_vec()).collect(),
+            message_mode,
+            clock: SimClock::default(),
+            naps: Vec::new(),
+            reads: 0,
+        }
+    }
+}
+
+impl Port for Messages {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        let Request::Read(buf) = request else {
+            unreachable!("only reads")
+        };
+        self.reads += 1;
+        assert!(
+            !self.queue.is_empty(),
+            "a read that would wait: not modelled"
+        );
+        let mut n = 0;
+        while let Some(head) = self.queue.front_mut() {
+            if buf.is_empty() {
+                break; // a zero-byte read takes nothing, not even an empty message
+            }
+            let take = head.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&head[..take]);
+            head.drain(..take);
+            n += take;
+            if head.is_empty() {
+                self.queue.pop_front();
+            }
+            if self.message_mode || n == buf.len() {
+                break;
+            }
+        }
+        drive(Issued::Done(Completion {
+            bytes: n,
+            error: None,
+        }))
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.peek_counts(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
+        let head = self.queue.front().map_or(&[][..], |m| &m[..]);
+        let copied = head.len().min(buf.len());
+        buf[..copied].copy_from_slice(&head[..copied]);
+        let queued = self.queue.iter().map(Vec::len).sum();
+        Ok(Peeked { copied, queued })
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        self.message_mode
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.naps.push(pause);
+        self.clock.advance_to(self.clock.now() + pause);
+    }
+}
+
+#[test]
+fn peek_takes_an_empty_first_message_in_message_read_mode() {
+    // Before, the zero-byte read completed at once and PeekNamedPipe copied nothing,
+    // round after round: the peek spun.
+    let mut port = Messages::new(&[b"", b"", b"next"], true);
+    let clock = port.clock.clone();
+    let mut buf = [0; 8];
+    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(&buf[..4], b"next");
+    assert_eq!(
+        port.queue,
+        [b"next".to_vec()],
+        "only the empty messages were taken"
+    );
+    assert_eq!(port.reads, 2, "one read per empty message");
+}
+
+#[test]
+fn peek_pauses_at_an_empty_first_message_in_byte_read_mode() {
+    // A read would take the bytes after the empty message, so peek must not: it
+    // pauses, never spinning, until the deadline.
+    let mut port = Messages::new(&[b"", b"data"], false);
+    let clock = port.clock.clone();
+    let err = peek(&mut port, &mut [0; 8], &timeout(30), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(port.reads, 0, "nothing read");
+    assert_eq!(clock.now(), ms(30));
+    assert!(port.naps.len() < 10, "{:?}", port.naps);
+    assert!(port.naps.iter().all(|&p| p <= ms(50)));
 }

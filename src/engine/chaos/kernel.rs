@@ -5,7 +5,7 @@ use super::npfs::{Arith, Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
 pub(crate) use crate::engine::Settings;
-use crate::engine::{decide, Code, Completion, Policy, Stop, Wake};
+use crate::engine::{decide, Code, Completion, Peeked, Policy, Stop, Wake};
 use crate::ffi::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -72,6 +72,9 @@ pub(crate) struct CallLog {
     pub write_lens: Vec<usize>,
     /// The last wait asked for no time at all.
     pub last_wait_zero: bool,
+    /// When a peek's zero-byte read last completed with no data to show, if nothing
+    /// (another read, a pause) came after it.
+    pub peek_woke_at: Option<Duration>,
 }
 
 /// The operation in flight.
@@ -320,7 +323,13 @@ impl<'s> World<'s> {
         if self.peer != Peer::Alive || self.inbound.len() >= INBOUND_LIMIT {
             return;
         }
-        let count = 1 + u64::from(self.src.byte() % 96);
+        let pick = self.src.byte();
+        // Now and then an empty message (go-winio's CloseWrite sends one).
+        let count = if self.message_mode && pick >= 232 {
+            0
+        } else {
+            1 + u64::from(pick % 96)
+        };
         for i in self.peer_sent..self.peer_sent + count {
             self.inbound.push_back(stream_byte(self.salt, i));
         }
@@ -408,14 +417,18 @@ impl<'s> World<'s> {
 
     /// PeekNamedPipe: copies what is buffered (in message mode, of the first message),
     /// or says why nothing will come.
-    pub(crate) fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+    /// `lpTotalBytesAvail` is every byte queued, past an empty first message too
+    /// (NpPeek's `ReadDataAvailable`).
+    pub(crate) fn peek(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
         if self.pick() % 16 == 15 {
             let event = self.src.byte();
             self.peer_event(event);
         }
         let choice = self.pick();
         let code = match self.peer {
-            Peer::Closed if self.inbound.is_empty() => ERROR_BROKEN_PIPE,
+            Peer::Closed if self.inbound.is_empty() && self.messages.is_empty() => {
+                ERROR_BROKEN_PIPE
+            }
             Peer::Killed => ERROR_PIPE_NOT_CONNECTED,
             _ if choice % 16 == 13 => READ_ERRORS[usize::from(choice / 16) % READ_ERRORS.len()],
             _ => {
@@ -425,7 +438,10 @@ impl<'s> World<'s> {
                 }
                 self.call.peeked = buf[..n].to_vec();
                 let junk = self.junk(n, buf.len(), choice);
-                return Ok(n + junk);
+                return Ok(Peeked {
+                    copied: n + junk,
+                    queued: self.inbound.len(),
+                });
             }
         };
         self.deliver(code);
@@ -452,7 +468,8 @@ impl<'s> World<'s> {
     }
 
     fn complete_read(&mut self, buf: &mut [u8], cancel: bool, choice: u8) -> Option<Completion> {
-        if !self.inbound.is_empty() {
+        // In message mode an empty message is something to read too.
+        if !self.inbound.is_empty() || !self.messages.is_empty() {
             if choice % 16 == 15 && !cancel {
                 return None; // the data is there but the kernel has not moved it yet
             }
@@ -577,7 +594,7 @@ impl<'s> World<'s> {
         // A read on a broken pipe fails at once.
         let eof_now = self.peer != Peer::Alive
             && match buf {
-                Buf::Read(_) => self.inbound.is_empty(),
+                Buf::Read(_) => self.inbound.is_empty() && self.messages.is_empty(),
                 Buf::Write(_) | Buf::Connect(_) => false,
             };
         match self.pick() % 16 {
@@ -680,5 +697,15 @@ pub(crate) fn with(bytes: usize, code: Code) -> Completion {
     Completion {
         bytes,
         error: Some(code),
+    }
+}
+
+impl World<'_> {
+    /// A peek pauses: time passes, and the peer may act.
+    pub(crate) fn nap(&mut self, pause: Duration) {
+        self.call.peek_woke_at = None;
+        self.now += pause;
+        let event = self.pick();
+        self.peer_event(event);
     }
 }

@@ -7,7 +7,7 @@ mod check;
 use super::kernel::{out_byte, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
 use super::Source;
-use crate::engine::{self, Issued, Policy, Port, Request, Wake};
+use crate::engine::{self, Issued, Peeked, Policy, Port, Request, Wake};
 use check::Expect;
 use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut};
@@ -31,7 +31,19 @@ impl Port for KPort<'_, '_> {
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, crate::engine::Code> {
+        self.0.borrow_mut().peek(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, crate::engine::Code> {
         self.0.borrow_mut().peek(buf)
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        self.0.borrow().message_mode
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.0.borrow_mut().nap(pause);
     }
 }
 
