@@ -554,6 +554,19 @@ fn connect_gives_up_at_the_deadline_with_documented_kinds() {
 }
 
 #[test]
+fn connect_to_nobody_for_a_second_pauses_at_most_50_ms_at_a_time() {
+    // Nobody listens: 1, 2, 4 … then 50 ms pauses until the deadline, so a listener
+    // that appears is found within 50 ms, however long the connect has tried.
+    let mut d = dialer(Vec::new());
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(1000), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(clock.now(), ms(1000));
+    assert!(d.sleeps.iter().all(|s| *s <= ms(50)), "{:?}", d.sleeps);
+    assert!(d.sleeps.iter().filter(|s| **s == ms(50)).count() >= 15);
+}
+
+#[test]
 fn connect_waits_for_a_busy_pipe_in_bounded_slices() {
     let mut d = dialer(vec![Err(ERROR_PIPE_BUSY); 1000]);
     let clock = d.clock.clone();

@@ -273,6 +273,8 @@ impl<'s> World<'s> {
         }
         self.call.setters += 1;
         self.call.last_change = Some(self.elapsed());
+        // What the engine read before this is stale: it must read again to go on.
+        self.call.go = None;
         if let Some(op) = &mut self.op {
             if before.wakes(&self.settings, op.wake) {
                 op.cancel = true;

@@ -145,13 +145,7 @@ impl Expect {
                     "invariant: Err after bytes were read"
                 );
                 assert!(!eof_seen, "invariant: {err:?} after end of stream");
-                if let Some(code) = os_code(err) {
-                    assert!(
-                        code as Code != ERROR_BROKEN_PIPE
-                            && code as Code != ERROR_PIPE_NOT_CONNECTED,
-                        "invariant: end of stream surfaced as an error"
-                    );
-                }
+                read_error(err);
                 self.error(err);
                 eof_seen
             }
@@ -191,6 +185,7 @@ impl Expect {
             }
             Err(err) => {
                 assert!(!eof_seen, "invariant: peek {err:?} after end of stream");
+                read_error(err);
                 self.error(err);
                 eof_seen
             }
@@ -201,6 +196,13 @@ impl Expect {
     pub(super) fn write(&self, result: &io::Result<usize>, len: usize, cap: usize) -> u64 {
         self.timing();
         assert!(self.transferred.is_empty(), "invariant: a write read");
+        if self.before.shut {
+            // A shutdown is never undone: whatever its length, the write is refused.
+            assert!(
+                matches!(result, Err(e) if e.kind() == ErrorKind::BrokenPipe),
+                "invariant: a write of {len} bytes on a shut direction returned {result:?}"
+            );
+        }
         match result {
             Ok(n) => {
                 assert!(
@@ -226,6 +228,22 @@ impl Expect {
             }
         }
     }
+}
+
+/// What no read or peek may fail with: an end-of-stream code (109, 233) is `Ok(0)`,
+/// and `BrokenPipe` without an OS code is a write's stop (a read shutdown is the end
+/// of stream too).
+fn read_error(err: &io::Error) {
+    if let Some(code) = os_code(err) {
+        assert!(
+            code as Code != ERROR_BROKEN_PIPE && code as Code != ERROR_PIPE_NOT_CONNECTED,
+            "invariant: end of stream surfaced as an error"
+        );
+    }
+    assert!(
+        err.kind() != ErrorKind::BrokenPipe || os_code(err).is_some(),
+        "invariant: a read or peek failed with {err:?}, a write's stop"
+    );
 }
 
 /// The system's code an error carries, directly or (for a disconnected pipe's
