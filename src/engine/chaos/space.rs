@@ -146,3 +146,36 @@ impl Space {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Closes instance `id` of the space when dropped, as a listener's instance does.
+    struct Instance<'a>(&'a std::cell::RefCell<Space>, usize);
+
+    impl Drop for Instance<'_> {
+        fn drop(&mut self) {
+            self.0.borrow_mut().close(self.1);
+        }
+    }
+
+    #[test]
+    fn a_failed_check_unwinding_past_a_connected_instance_keeps_its_message() {
+        // Before, close asserted again during the unwind: a panic while panicking
+        // aborted the whole test binary.
+        let space = std::cell::RefCell::new(Space::default());
+        let id = space.borrow_mut().create();
+        space.borrow_mut().client_arrives();
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _instance = Instance(&space, id);
+            panic!("invariant: the first failure");
+        }));
+        let message = failed.unwrap_err();
+        assert_eq!(
+            message.downcast_ref::<&str>(),
+            Some(&"invariant: the first failure")
+        );
+        assert!(space.borrow().slots[id].closed);
+    }
+}
