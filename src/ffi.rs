@@ -67,6 +67,7 @@ pub const PIPE_TYPE_BYTE: DWORD = 0x0000_0000;
 pub const PIPE_READMODE_BYTE: DWORD = 0x0000_0000;
 pub const PIPE_READMODE_MESSAGE: DWORD = 0x0000_0002;
 pub const PIPE_WAIT: DWORD = 0x0000_0000;
+pub const PIPE_NOWAIT: DWORD = 0x0000_0001;
 pub const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 0x0000_0008;
 pub const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
 pub const PIPE_SERVER_END: DWORD = 0x0000_0001;
@@ -273,6 +274,7 @@ extern "system" {
 /// `IO_STATUS_BLOCK` (wdm.h): the status shares a union with a pointer, so the
 /// first field is pointer-sized.
 #[repr(C)]
+#[derive(Default)]
 pub struct IO_STATUS_BLOCK {
     pub Status: usize,
     pub Information: usize,
@@ -316,6 +318,12 @@ extern "system" {
 #[link(name = "kernel32")]
 extern "system" {
     pub fn GetModuleHandleA(lpModuleName: *const u8) -> HANDLE;
+    pub fn SetNamedPipeHandleState(
+        hNamedPipe: HANDLE,
+        lpMode: *mut DWORD,
+        lpMaxCollectionCount: *mut DWORD,
+        lpCollectDataTimeout: *mut DWORD,
+    ) -> BOOL;
     pub fn GetNamedPipeHandleStateA(
         hNamedPipe: HANDLE,
         lpState: *mut DWORD,

@@ -366,13 +366,24 @@ impl Port for Pipe<'_> {
     }
 
     fn reads_messages(&mut self) -> bool {
-        let (mut state, none): (DWORD, *mut DWORD) = (0, null_mut());
+        let (file, mut state, none): (_, DWORD, *mut DWORD) = (self.file.raw(), 0, null_mut());
         // SAFETY: the state pointer is ours; the other out-parameters are NULL, which
         // GetNamedPipeHandleStateA allows.
-        let ok = unsafe {
-            GetNamedPipeHandleStateA(self.file.raw(), &mut state, none, none, none, null_mut(), 0)
-        };
+        let ok =
+            unsafe { GetNamedPipeHandleStateA(file, &mut state, none, none, none, null_mut(), 0) };
         ok != FALSE && state & PIPE_READMODE_MESSAGE != 0
+    }
+
+    fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
+        let (file, read_mode) = (
+            self.file.raw(),
+            if messages { PIPE_READMODE_MESSAGE } else { 0 },
+        );
+        let mut mode = read_mode | if nowait { PIPE_NOWAIT } else { PIPE_WAIT };
+        // SAFETY: the mode is ours; NULL leaves the collection settings alone.
+        let ok = unsafe { SetNamedPipeHandleState(file, &mut mode, null_mut(), null_mut()) };
+        trace!("SetNamedPipeHandleState({file:?}, {mode:#x}) = {ok}");
+        ok != FALSE
     }
 }
 
@@ -1036,11 +1047,8 @@ impl Dial for Dialer<'_> {
 /// Wine keeps no such count (Wine 8 reports 0) and its quotas do not wrap, so under
 /// Wine it is the quota itself, which a write there may fill exactly.
 pub(crate) fn free_write_quota(file: &Handle) -> Result<usize, Code> {
-    let mut io = IO_STATUS_BLOCK {
-        Status: 0,
-        Information: 0,
-    };
     let mut info = FILE_PIPE_LOCAL_INFORMATION::default();
+    let mut io = IO_STATUS_BLOCK::default();
     let size = size_of::<FILE_PIPE_LOCAL_INFORMATION>() as u32;
     let info_ptr = (&mut info as *mut FILE_PIPE_LOCAL_INFORMATION).cast();
     let class = FILE_PIPE_LOCAL_INFORMATION_CLASS;
@@ -1051,10 +1059,8 @@ pub(crate) fn free_write_quota(file: &Handle) -> Result<usize, Code> {
         _ => info.InboundQuota,
     };
     let free = info.WriteQuotaAvailable;
-    trace!(
-        "NtQueryInformationFile({:?}) = {status:#x} free={free} quota={quota}",
-        file.raw()
-    );
+    let file = file.raw();
+    trace!("NtQueryInformationFile({file:?}) = {status:#x} free={free} quota={quota}");
     match status {
         0.. if under_wine() => Ok(quota as usize),
         0.. => Ok(free.min(quota) as usize),

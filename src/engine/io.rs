@@ -24,7 +24,8 @@ use super::{
     Port, Request, Stop, Wake, Why,
 };
 use crate::ffi::{
-    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED,
+    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_OPERATION_ABORTED,
+    ERROR_PIPE_NOT_CONNECTED,
 };
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 use std::time::Duration;
@@ -107,6 +108,7 @@ pub(crate) fn read(
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
     let mut again = false;
+    let mut pause = Duration::from_millis(1);
     loop {
         let now = policy();
         if now.shut || len == 0 {
@@ -122,11 +124,34 @@ pub(crate) fn read(
         let (done, why) = port.submit(Request::Read(&mut buf[..len]), READ, |issued| {
             drive(issued, Stop::ByPolicy, policy, clock)
         });
+        if done.bytes == 0 && done.error == Some(ERROR_NO_DATA) {
+            if let Err(why) = nothing_yet(port, &mut pause, policy, clock) {
+                return read_stopped(why);
+            }
+            again = true;
+            continue;
+        }
         if let Some(result) = outcome(clamped(done, len), why, true, read_stopped, os_error) {
             return result;
         }
         again = true;
     }
+}
+
+/// A read found ERROR_NO_DATA: the pipe end is in its nonblocking completion mode
+/// (`PIPE_NOWAIT`, a handle other code set so, or a moment of `into_waiting_reads`)
+/// and nothing is queued. It pauses (1 ms, doubling up to 50 ms, at most until the
+/// deadline) before trying again, as a blocking read would have waited.
+fn nothing_yet(
+    port: &mut impl Port,
+    pause: &mut Duration,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Result<(), Why> {
+    let wait = decide(policy(), clock.now())?;
+    port.nap(wait.map_or(*pause, |left| left.min(*pause)));
+    *pause = (*pause * 2).min(Duration::from_millis(50));
+    Ok(())
 }
 
 /// How much one write may hand over, and what may stop it, under `policy`: `free`
@@ -235,6 +260,18 @@ fn write_data(
             }
         }
         let (cap, stop) = write_shape(now, free);
+        if stop == Stop::ByPolicy && cap == 1 && total > 1 {
+            let most = clamp_len(total.min(MAX_WRITE));
+            match into_waiting_reads(port, data.prefix(most), clock) {
+                AtOnce::Moved(result) => return result,
+                AtOnce::Nothing => {
+                    if let Err(why) = decide(policy(), clock.now()) {
+                        return write_stopped(why);
+                    }
+                }
+                AtOnce::Refused => {}
+            }
+        }
         let len = clamp_len(total.min(cap));
         let wake = Wake {
             dir: Dir::Write,
@@ -253,6 +290,58 @@ fn write_data(
             return result;
         }
         again = true;
+    }
+}
+
+/// What a write in the pipe's nonblocking completion mode did.
+enum AtOnce {
+    /// It moved bytes (all of them exactly reported), or failed.
+    Moved(io::Result<usize>),
+    /// No read was waiting: nothing moved.
+    Nothing,
+    /// The mode could not be set; nothing was written.
+    Refused,
+}
+
+/// A write to a pipe with no free quota, issued in its nonblocking completion mode
+/// (`PIPE_NOWAIT`): NPFS then fills the reads the peer has waiting and completes at
+/// once with exactly what they took, queueing no rest it cannot charge in full
+/// (`write.c` `NpCommonWrite`, `writesup.c` `NpWriteDataQueue`). It never pends, so
+/// its count is exact, and a reader that keeps a read waiting (the usual server loop)
+/// takes a whole read's worth per write instead of one byte. The mode is the pipe
+/// end's, so it is set back at once; a read issued meanwhile on the same end finds
+/// ERROR_NO_DATA and tries again (see `read`).
+fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> AtOnce {
+    let messages = port.reads_messages();
+    if !port.set_nowait(true, messages) {
+        return AtOnce::Refused;
+    }
+    let wake = Wake {
+        dir: Dir::Write,
+        stop: Stop::ByPolicy,
+    };
+    let at_once = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let (done, _) = port.submit(Request::Write(buf), wake, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    // Set back however it went: a pipe end left in PIPE_NOWAIT fails blocking reads.
+    if !port.set_nowait(false, messages) {
+        port.set_nowait(false, messages);
+    }
+    match clamped(done, buf.len()) {
+        Completion { bytes: 0, error }
+            if error.is_none() || error == Some(ERROR_OPERATION_ABORTED) =>
+        {
+            AtOnce::Nothing
+        }
+        Completion {
+            bytes: 0,
+            error: Some(code),
+        } => AtOnce::Moved(Err(write_error(code))),
+        done => AtOnce::Moved(Ok(done.bytes)),
     }
 }
 
@@ -331,6 +420,12 @@ pub(crate) fn peek(
                 if let Some(why) = why {
                     return read_stopped(why);
                 }
+            }
+            Some(ERROR_NO_DATA) => {
+                if let Err(why) = nothing_yet(port, &mut pause, policy, clock) {
+                    return read_stopped(why);
+                }
+                continue;
             }
             Some(code) => return Err(os_error(code)),
         }

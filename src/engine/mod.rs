@@ -141,6 +141,14 @@ pub(crate) trait Port {
         false
     }
 
+    /// Puts the handle in the pipe's nonblocking completion mode (`PIPE_NOWAIT`) or back
+    /// in its usual one (`SetNamedPipeHandleState`), in message read mode if
+    /// `messages`; `false` if the system refused.
+    fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
+        let _ = (nowait, messages);
+        false
+    }
+
     /// Pauses the calling thread (virtual time in the simulations).
     fn nap(&mut self, pause: Duration) {
         std::thread::sleep(pause);

@@ -72,6 +72,8 @@ pub(crate) struct CallLog {
     pub write_lens: Vec<usize>,
     /// The last wait asked for no time at all.
     pub last_wait_zero: bool,
+    /// The length of each write issued in the nonblocking completion mode.
+    pub at_once_lens: Vec<usize>,
     /// When a peek's zero-byte read last completed with no data to show, if nothing
     /// (another read, a pause) came after it.
     pub peek_woke_at: Option<Duration>,
@@ -139,6 +141,8 @@ pub(crate) struct World<'s> {
     pub call: CallLog,
     /// The pipe namespace, for connect and accept.
     pub space: Space,
+    /// Our end is in the nonblocking completion mode (PIPE_NOWAIT).
+    pub nowait: bool,
 }
 
 const READ_ERRORS: [Code; 6] = [
@@ -184,6 +188,7 @@ impl<'s> World<'s> {
             dir: Dir::Read,
             call: CallLog::default(),
             space: Space::default(),
+            nowait: false,
         };
         world.reconnect();
         world
@@ -567,8 +572,10 @@ impl<'s> World<'s> {
             Peer::Killed => return Err(ERROR_PIPE_NOT_CONNECTED),
             Peer::Alive => {}
         }
-        if let Issue::Done(_) = self.out.write(data) {
-            let op = self.op.as_mut().expect("an operation is in flight");
+        let op = self.op.as_mut().expect("an operation is in flight");
+        if self.nowait {
+            op.ended = Some(ok(self.out.write_at_once(data)));
+        } else if let Issue::Done(_) = self.out.write(data) {
             op.ended = Some(ok(data.len()));
         }
         Ok(())
@@ -709,5 +716,18 @@ impl World<'_> {
         self.now += pause;
         let event = self.pick();
         self.peer_event(event);
+    }
+}
+
+impl World<'_> {
+    /// SetNamedPipeHandleState: the system may refuse (NPFS's NpSetPipeInfo answers
+    /// STATUS_PIPE_BUSY in some queue states).
+    /// Setting the usual mode back is never refused (NpSetPipeInfo).
+    pub(crate) fn set_nowait(&mut self, nowait: bool) -> bool {
+        if nowait && self.pick() % 16 == 12 {
+            return false;
+        }
+        self.nowait = nowait;
+        true
     }
 }

@@ -137,21 +137,38 @@ impl Outbound {
 
     /// WriteFile of `data` (our end's only write in flight): NpCommonWrite.
     pub(crate) fn write(&mut self, data: &[u8]) -> Issue {
-        let size = data.len() as u32;
-        let mut not_written = size;
-        // NpWriteDataQueue: the waiting read takes the start and leaves the queue
-        // (NpRemoveDataQueueEntry gives its charge back).
-        if let Some((want, charge)) = self.read.take() {
-            self.used = self.less(self.used, charge);
-            let n = want.min(size);
-            self.deliver(&data[..n as usize]);
-            not_written -= n;
-        }
-        self.tidy();
-        if not_written == 0 {
+        let taken = self.fill_waiting_read(data);
+        if taken == data.len() as u32 {
             return Issue::Done(data.len());
         }
-        self.add_entry(data, size - not_written)
+        self.add_entry(data, taken)
+    }
+
+    /// NpWriteDataQueue: the waiting read takes the start of `data` and leaves the
+    /// queue (NpRemoveDataQueueEntry gives its charge back); returns how much it took.
+    fn fill_waiting_read(&mut self, data: &[u8]) -> u32 {
+        let Some((want, charge)) = self.read.take() else {
+            return 0;
+        };
+        self.used = self.less(self.used, charge);
+        let n = want.min(data.len() as u32);
+        self.deliver(&data[..n as usize]);
+        self.tidy();
+        n
+    }
+
+    /// WriteFile in the nonblocking completion mode (NpCommonWrite with
+    /// FILE_PIPE_COMPLETE_OPERATION, byte type): the waiting read takes what it asks,
+    /// and the rest is queued only if the free quota covers all of it. Completes at
+    /// once, never pending, with the count of bytes that became the peer's.
+    pub(crate) fn write_at_once(&mut self, data: &[u8]) -> usize {
+        let taken = self.fill_waiting_read(data);
+        let rest = data.len() as u32 - taken;
+        if rest > 0 && self.less(self.quota, self.used) >= rest {
+            self.add_entry(data, taken);
+            return data.len();
+        }
+        taken as usize
     }
 
     /// NpAddDataQueueEntry for a write whose first `offset` bytes a read took.
@@ -449,6 +466,28 @@ mod tests {
             assert_eq!(q.write_quota_available(), 6);
             q.peer_gone();
             assert_eq!(q.write_quota_available(), 16);
+        }
+    }
+
+    #[test]
+    fn a_nonblocking_write_moves_what_a_waiting_read_takes_and_never_pends() {
+        for arith in BOTH {
+            let mut q = Outbound::new(0, 7, arith);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 0, "no read waits");
+            assert_eq!(q.peer_reads(4), None);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 4);
+            assert_eq!(q.delivered, 4);
+            assert!(!q.has_pending());
+            // With quota, a rest the free quota covers is queued too.
+            let mut q = Outbound::new(8, 7, arith);
+            q.peer_reads(4);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 10);
+            assert_eq!(q.queued(), 6);
+            assert_eq!(
+                q.write_at_once(&stream(7, 10, 3)),
+                0,
+                "2 free: nothing queued"
+            );
         }
     }
 }

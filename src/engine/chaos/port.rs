@@ -85,8 +85,10 @@ pub(crate) fn submit<R>(
                 "invariant: an operation issued although the policy it last read said stop"
             );
         }
-        if let Buf::Write(b) = &buf {
-            w.call.write_lens.push(b.len());
+        match &buf {
+            Buf::Write(b) if w.nowait => w.call.at_once_lens.push(b.len()),
+            Buf::Write(b) => w.call.write_lens.push(b.len()),
+            _ => {}
         }
         // A peek that found nothing after its last wait for data must get past what
         // stops it (an empty message) before it waits again at the same instant.

@@ -273,7 +273,8 @@ pub(super) fn whole_first_write(w: &World<'_>, len: usize) {
 /// A vectored write copies into its scratch buffer only what one write hands over:
 /// gathering 64 KiB for a one-byte write loses nothing, but costs a copy per byte.
 pub(super) fn gathered_only_what_was_written(w: &World<'_>, scratch: &[u8]) {
-    let most = w.call.write_lens.iter().copied().max().unwrap_or(0);
+    let lens = w.call.write_lens.iter().chain(&w.call.at_once_lens);
+    let most = lens.copied().max().unwrap_or(0);
     assert!(
         scratch.len() <= most,
         "invariant: a vectored write gathered {} bytes to write at most {most}",

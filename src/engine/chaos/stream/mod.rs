@@ -45,6 +45,10 @@ impl Port for KPort<'_, '_> {
     fn nap(&mut self, pause: Duration) {
         self.0.borrow_mut().nap(pause);
     }
+
+    fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
+        self.0.borrow_mut().set_nowait(nowait)
+    }
 }
 
 /// Runs at most `steps` engine calls chosen by `src`, or until a byte input runs out.
@@ -123,6 +127,10 @@ fn call<T>(
     };
     let policy = || cell.borrow_mut().observe();
     let result = body(&mut KPort(cell), &policy, &KClock(cell));
+    assert!(
+        !cell.borrow().nowait,
+        "invariant: a call left the pipe end in its nonblocking completion mode"
+    );
     let expect = Expect::after(&cell.borrow(), before);
     (result, expect)
 }
