@@ -261,35 +261,58 @@ fn write_data(
         }
         let (cap, stop) = write_shape(now, free);
         if stop == Stop::ByPolicy && cap == 1 && total > 1 {
-            let most = clamp_len(total.min(MAX_WRITE));
-            match into_waiting_reads(port, data.prefix(most), clock) {
-                AtOnce::Moved(result) => return result,
-                AtOnce::Nothing => {
-                    if let Err(why) = decide(policy(), clock.now()) {
-                        return write_stopped(why);
-                    }
-                }
-                AtOnce::Refused => {}
-            }
-        }
-        let len = clamp_len(total.min(cap));
-        let wake = Wake {
-            dir: Dir::Write,
-            stop,
-        };
-        let (done, why) = port.submit(Request::Write(data.prefix(len)), wake, |issued| {
-            drive(issued, stop, policy, clock)
-        });
-        let done = clamped(done, len);
-        if done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED) {
-            if let Some(result) = unknowable(stop, why, policy, clock) {
+            if let Some(result) = try_waiting_reads(port, &mut data, total, policy, clock) {
                 return result;
             }
         }
-        if let Some(result) = outcome(done, why, false, write_stopped, write_error) {
+        let len = clamp_len(total.min(cap));
+        if let Some(result) = write_once(port, data.prefix(len), stop, policy, clock) {
             return result;
         }
         again = true;
+    }
+}
+
+/// One WriteFile of `buf` that `stop` says what may stop: its result, or `None` to
+/// issue it again (a cancel met it untouched, and nothing says stop).
+fn write_once(
+    port: &mut impl Port,
+    buf: &[u8],
+    stop: Stop,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    let wake = Wake {
+        dir: Dir::Write,
+        stop,
+    };
+    let (done, why) = port.submit(Request::Write(buf), wake, |issued| {
+        drive(issued, stop, policy, clock)
+    });
+    let done = clamped(done, buf.len());
+    if done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED) {
+        if let Some(result) = unknowable(stop, why, policy, clock) {
+            return Some(result);
+        }
+    }
+    outcome(done, why, false, write_stopped, write_error)
+}
+
+/// A write of one byte is due (no free quota): first try `into_waiting_reads` with as
+/// much as one write takes. `None` to go on with the one byte (nothing moved and the
+/// policy still says wait, or the mode could not be set).
+fn try_waiting_reads(
+    port: &mut impl Port,
+    data: &mut Data<'_, '_>,
+    total: usize,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    let most = clamp_len(total.min(MAX_WRITE));
+    match into_waiting_reads(port, data.prefix(most), clock) {
+        AtOnce::Moved(result) => Some(result),
+        AtOnce::Nothing => decide(policy(), clock.now()).err().map(write_stopped),
+        AtOnce::Refused => None,
     }
 }
 
@@ -409,28 +432,47 @@ pub(crate) fn peek(
             stalled = false;
             continue;
         }
-        // A zero-byte read completes when data arrives, without taking any (on a
-        // message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
-        let (done, why) = port.submit(Request::Read(&mut []), READ, |issued| {
-            drive(issued, Stop::ByPolicy, policy, clock)
-        });
-        match done.error {
-            Some(code) if is_eof(code) => return Ok(0),
-            None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA) => {
-                if let Some(why) = why {
-                    return read_stopped(why);
-                }
-            }
-            Some(ERROR_NO_DATA) => {
-                if let Err(why) = nothing_yet(port, &mut pause, policy, clock) {
-                    return read_stopped(why);
-                }
-                continue;
-            }
-            Some(code) => return Err(os_error(code)),
+        match wait_for_data(port, &mut pause, policy, clock) {
+            Waited::Woke => stalled = true,
+            Waited::Again => {}
+            Waited::Done(result) => return result,
         }
-        // It completed (not cancelled): something is queued.
-        stalled = done.error != Some(ERROR_OPERATION_ABORTED);
+    }
+}
+
+/// How a peek's wait for data ended.
+enum Waited {
+    /// It completed: something is queued.
+    Woke,
+    /// It was cancelled by a setter, or the pipe end was in PIPE_NOWAIT: peek again.
+    Again,
+    /// The peek's result: end of stream, a stop, an error.
+    Done(io::Result<usize>),
+}
+
+/// A zero-byte read, which completes when data arrives without taking any (on a
+/// message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
+fn wait_for_data(
+    port: &mut impl Port,
+    pause: &mut Duration,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Waited {
+    let (done, why) = port.submit(Request::Read(&mut []), READ, |issued| {
+        drive(issued, Stop::ByPolicy, policy, clock)
+    });
+    match (done.error, why) {
+        (Some(code), _) if is_eof(code) => Waited::Done(Ok(0)),
+        (None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA), Some(why)) => {
+            Waited::Done(read_stopped(why))
+        }
+        (Some(ERROR_OPERATION_ABORTED), None) => Waited::Again,
+        (None | Some(ERROR_MORE_DATA), None) => Waited::Woke,
+        (Some(ERROR_NO_DATA), _) => match nothing_yet(port, pause, policy, clock) {
+            Ok(()) => Waited::Again,
+            Err(why) => Waited::Done(read_stopped(why)),
+        },
+        (Some(code), _) => Waited::Done(Err(os_error(code))),
     }
 }
 
