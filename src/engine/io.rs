@@ -11,8 +11,11 @@
 //!   whole (up to `MAX_WRITE`) and waited for until it completes;
 //! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's free
 //!   write quota (`WriteQuotaAvailable`), which NPFS charges in full and so
-//!   completes at once (`NpAddDataQueueEntry`). With no free quota (or none known)
-//!   it is one byte, which the reader takes whole or not at all.
+//!   completes at once (`NpAddDataQueueEntry`). With no free quota it first goes in
+//!   the pipe's nonblocking completion mode, which moves exactly what the reads the
+//!   peer has waiting take and never pends (`into_waiting_reads`); if none waits (or
+//!   the quota is not known) it is one byte, which the reader takes whole or not at
+//!   all.
 //!
 //! So a cancel only ever meets a write the reader has not touched, and
 //! such a write can be issued again. Under Wine the cap is the pipe's buffer size:
