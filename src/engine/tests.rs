@@ -1112,3 +1112,71 @@ fn peek_pauses_at_an_empty_first_message_in_byte_read_mode() {
     assert!(port.naps.len() < 10, "{:?}", port.naps);
     assert!(port.naps.iter().all(|&p| p <= ms(50)));
 }
+
+/// A pipe end in PIPE_NOWAIT: the first `empty` reads find nothing queued and fail
+/// with ERROR_NO_DATA at once; then a byte has arrived.
+struct NoWait {
+    empty: usize,
+    reads: usize,
+    clock: SimClock,
+    naps: Vec<Duration>,
+}
+
+impl Port for NoWait {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        let Request::Read(buf) = request else {
+            unreachable!("only reads")
+        };
+        self.reads += 1;
+        if self.reads <= self.empty {
+            return drive(Issued::Done(Completion::failed(ERROR_NO_DATA)));
+        }
+        buf[0] = b'x';
+        drive(Issued::Done(Completion {
+            bytes: 1,
+            error: None,
+        }))
+    }
+
+    fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
+        unreachable!("no peeks")
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.naps.push(pause);
+        self.clock.advance_to(self.clock.now() + pause);
+    }
+}
+
+#[test]
+fn a_read_that_finds_no_data_in_nowait_mode_pauses_and_tries_again() {
+    // Another thread's write had the pipe end in PIPE_NOWAIT for a moment (or other
+    // code left it so): the read must not fail with 232, nor spin.
+    let mut port = NoWait {
+        empty: 3,
+        reads: 0,
+        clock: SimClock::default(),
+        naps: Vec::new(),
+    };
+    let clock = port.clock.clone();
+    let mut buf = [0; 4];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 1);
+    assert_eq!(port.naps, [ms(1), ms(2), ms(4)]);
+    // With a timeout, it gives up at the deadline, pausing at most 50 ms at a time.
+    let mut port = NoWait {
+        empty: usize::MAX,
+        reads: 0,
+        clock: SimClock::default(),
+        naps: Vec::new(),
+    };
+    let clock = port.clock.clone();
+    let err = read(&mut port, &mut buf, &timeout(300), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(300));
+    assert!(port.naps.iter().all(|&p| p <= ms(50)) && port.naps.len() < 15);
+}
