@@ -1,4 +1,4 @@
-//! Hand-written Kernel32 and Advapi32 declarations: only what winpipe calls.
+//! Hand-written Kernel32, Advapi32 and Ntdll declarations: only what winpipe calls.
 //!
 //! Types and constants compile on every host so the portable logic and the layout
 //! checks can use them; the functions exist only on Windows. Layouts follow
@@ -65,7 +65,9 @@ pub const FILE_FLAG_FIRST_PIPE_INSTANCE: DWORD = 0x0008_0000;
 pub const PIPE_ACCESS_DUPLEX: DWORD = 0x0000_0003;
 pub const PIPE_TYPE_BYTE: DWORD = 0x0000_0000;
 pub const PIPE_READMODE_BYTE: DWORD = 0x0000_0000;
+pub const PIPE_READMODE_MESSAGE: DWORD = 0x0000_0002;
 pub const PIPE_WAIT: DWORD = 0x0000_0000;
+pub const PIPE_NOWAIT: DWORD = 0x0000_0001;
 pub const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 0x0000_0008;
 pub const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
 pub const PIPE_SERVER_END: DWORD = 0x0000_0001;
@@ -268,6 +270,71 @@ extern "system" {
     pub fn GetSecurityDescriptorLength(pSecurityDescriptor: *mut c_void) -> DWORD;
 }
 
+/// `IO_STATUS_BLOCK` (wdm.h): the status shares a union with a pointer, so the
+/// first field is pointer-sized.
+#[repr(C)]
+#[derive(Default)]
+pub struct IO_STATUS_BLOCK {
+    pub Status: usize,
+    pub Information: usize,
+}
+
+/// `FILE_PIPE_LOCAL_INFORMATION` (ntifs.h): ten ULONGs.
+#[repr(C)]
+#[derive(Default)]
+pub struct FILE_PIPE_LOCAL_INFORMATION {
+    pub NamedPipeType: u32,
+    pub NamedPipeConfiguration: u32,
+    pub MaximumInstances: u32,
+    pub CurrentInstances: u32,
+    pub InboundQuota: u32,
+    pub ReadDataAvailable: u32,
+    pub OutboundQuota: u32,
+    pub WriteQuotaAvailable: u32,
+    pub NamedPipeState: u32,
+    pub NamedPipeEnd: u32,
+}
+
+/// `FilePipeLocalInformation` in `FILE_INFORMATION_CLASS` (wdm.h).
+pub const FILE_PIPE_LOCAL_INFORMATION_CLASS: u32 = 24;
+/// `FILE_PIPE_SERVER_END` in `NamedPipeEnd`.
+pub const FILE_PIPE_SERVER_END: u32 = 1;
+
+// Ntdll: the free write quota of a pipe end, which no Kernel32 call reports.
+#[cfg(windows)]
+#[link(name = "ntdll")]
+extern "system" {
+    pub fn NtQueryInformationFile(
+        FileHandle: HANDLE,
+        IoStatusBlock: *mut IO_STATUS_BLOCK,
+        FileInformation: *mut c_void,
+        Length: u32,
+        FileInformationClass: u32,
+    ) -> i32;
+}
+
+#[cfg(windows)]
+#[link(name = "kernel32")]
+extern "system" {
+    pub fn GetModuleHandleA(lpModuleName: *const u8) -> HANDLE;
+    pub fn SetNamedPipeHandleState(
+        hNamedPipe: HANDLE,
+        lpMode: *mut DWORD,
+        lpMaxCollectionCount: *mut DWORD,
+        lpCollectDataTimeout: *mut DWORD,
+    ) -> BOOL;
+    pub fn GetNamedPipeHandleStateA(
+        hNamedPipe: HANDLE,
+        lpState: *mut DWORD,
+        lpCurInstances: *mut DWORD,
+        lpMaxCollectionCount: *mut DWORD,
+        lpCollectDataTimeout: *mut DWORD,
+        lpUserName: *mut u8,
+        nMaxUserNameSize: DWORD,
+    ) -> BOOL;
+    pub fn GetProcAddress(hModule: HANDLE, lpProcName: *const u8) -> *mut c_void;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,5 +370,7 @@ mod tests {
         assert_eq!(offset(&sa, &sa.lpSecurityDescriptor), word);
         assert_eq!(offset(&sa, &sa.bInheritHandle), 2 * word);
         assert_eq!(size_of::<SECURITY_ATTRIBUTES>(), 3 * word);
+        assert_eq!(size_of::<IO_STATUS_BLOCK>(), 2 * word);
+        assert_eq!(size_of::<FILE_PIPE_LOCAL_INFORMATION>(), 40);
     }
 }

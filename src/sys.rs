@@ -19,7 +19,7 @@
 //! Every call is traced with its arguments and result.
 
 use crate::engine::{
-    clamp_len, os_error, Code, Completion, Dial, Issued, Pending, Port, Request, Wake,
+    clamp_len, os_error, Code, Completion, Dial, Issued, Peeked, Pending, Port, Request, Wake,
 };
 use crate::ffi::*;
 use crate::net::TokenFacts;
@@ -331,34 +331,53 @@ impl Port for Pipe<'_> {
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.peek_counts(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
         let len = clamp_len(buf.len()) as DWORD;
-        let mut read: DWORD = 0;
+        let (mut read, mut queued): (DWORD, DWORD) = (0, 0);
         let file = self.file.raw();
-        // SAFETY: the buffer is valid for `len` bytes; the count pointer is ours; the
-        // unused out-parameters are NULL, which PeekNamedPipe allows.
+        // SAFETY: the buffer is valid for `len` bytes; the count pointers are ours; the
+        // unused out-parameter is NULL, which PeekNamedPipe allows.
         let ok = unsafe {
             PeekNamedPipe(
                 file,
                 buf.as_mut_ptr().cast(),
                 len,
                 &mut read,
-                null_mut(),
+                &mut queued,
                 null_mut(),
             )
         };
         let err = if ok == FALSE { last_error() } else { 0 };
-        trace!(
-            "PeekNamedPipe({:?}, len={}) = {} read={} err={}",
-            file,
-            len,
-            ok,
-            read,
-            err
-        );
+        trace!("PeekNamedPipe({file:?}, len={len}) = {ok} read={read} queued={queued} err={err}");
         if ok == FALSE {
             return Err(err);
         }
-        Ok(read as usize)
+        let (copied, queued) = (read as usize, queued as usize);
+        Ok(Peeked { copied, queued })
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        let (file, mut state, none): (_, DWORD, *mut DWORD) = (self.file.raw(), 0, null_mut());
+        // SAFETY: the state pointer is ours; the other out-parameters are NULL, which
+        // GetNamedPipeHandleStateA allows.
+        let ok =
+            unsafe { GetNamedPipeHandleStateA(file, &mut state, none, none, none, null_mut(), 0) };
+        ok != FALSE && state & PIPE_READMODE_MESSAGE != 0
+    }
+
+    fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
+        let (file, read_mode) = (
+            self.file.raw(),
+            if messages { PIPE_READMODE_MESSAGE } else { 0 },
+        );
+        let mut mode = read_mode | if nowait { PIPE_NOWAIT } else { PIPE_WAIT };
+        // SAFETY: the mode is ours; NULL leaves the collection settings alone.
+        let ok = unsafe { SetNamedPipeHandleState(file, &mut mode, null_mut(), null_mut()) };
+        trace!("SetNamedPipeHandleState({file:?}, {mode:#x}) = {ok}");
+        ok != FALSE
     }
 }
 
@@ -1067,6 +1086,47 @@ impl Dial for Dialer<'_> {
     fn sleep(&mut self, pause: Duration) {
         std::thread::sleep(pause);
     }
+}
+
+/// What a write on `file` may hand over now without pending: the free write quota
+/// (`WriteQuotaAvailable`, `NtQueryInformationFile` with `FilePipeLocalInformation`),
+/// at most the quota of the direction this end writes (NPFS reports `Quota -
+/// QuotaUsed`, which a read past a pending write's charge can wrap past the quota).
+/// Wine keeps no such count (Wine 8 reports 0) and its quotas do not wrap, so under
+/// Wine it is the quota itself, which a write there may fill exactly.
+pub(crate) fn free_write_quota(file: &Handle) -> Result<usize, Code> {
+    let mut info = FILE_PIPE_LOCAL_INFORMATION::default();
+    let mut io = IO_STATUS_BLOCK::default();
+    let size = size_of::<FILE_PIPE_LOCAL_INFORMATION>() as u32;
+    let info_ptr = (&mut info as *mut FILE_PIPE_LOCAL_INFORMATION).cast();
+    let class = FILE_PIPE_LOCAL_INFORMATION_CLASS;
+    // SAFETY: `io` and `info` are ours, and `size` is `info`'s size.
+    let status = unsafe { NtQueryInformationFile(file.raw(), &mut io, info_ptr, size, class) };
+    let quota = match info.NamedPipeEnd {
+        FILE_PIPE_SERVER_END => info.OutboundQuota,
+        _ => info.InboundQuota,
+    };
+    let free = info.WriteQuotaAvailable;
+    let file = file.raw();
+    trace!("NtQueryInformationFile({file:?}) = {status:#x} free={free} quota={quota}");
+    match status {
+        0.. if under_wine() => Ok(quota as usize),
+        0.. => Ok(free.min(quota) as usize),
+        _ => Err(status as u32),
+    }
+}
+
+/// Whether this runs under Wine (its ntdll exports `wine_get_version`); asked once.
+fn under_wine() -> bool {
+    static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WINE.get_or_init(|| {
+        // SAFETY: both names are NUL-terminated; ntdll stays loaded in every process.
+        unsafe {
+            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+            !ntdll.is_null()
+                && !GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_null()
+        }
+    })
 }
 
 impl AsRawHandle for Handle {

@@ -208,6 +208,57 @@ against_raw_servers! {
     overlapped_message_server_buffer_64k: Overlapped, true, 65536;
 }
 
+/// `write_all` of 1 MiB from a winpipe client to a raw server of `shape` whose reader
+/// keeps a 64 KiB read waiting, with the write timeout `timeout`; every byte checked.
+/// Returns how long the writes took.
+fn megabyte_to_a_reading_server(test: &str, shape: Shape, timeout: Option<Duration>) -> Duration {
+    const TOTAL: usize = 1 << 20;
+    let name = pipe_name(test);
+    let server = RawEnd::server(&name, shape);
+    let raw = thread::spawn(move || {
+        server.accept();
+        raw_read_pausing(&server, 3, TOTAL, 64 * 1024, usize::MAX, Duration::ZERO);
+    });
+    let mut client = WinStream::connect(&name).unwrap();
+    client.set_write_timeout(timeout).unwrap();
+    let data = pattern(3, 0, TOTAL);
+    let started = std::time::Instant::now();
+    for chunk in data.chunks(64 * 1024) {
+        client
+            .write_all(chunk)
+            .expect("a timed write_all to a 0-byte pipe");
+    }
+    let took = started.elapsed();
+    raw.join().expect("the raw server");
+    took
+}
+
+/// A 0-byte pipe (.NET's and go-winio's default) with the reader keeping a read
+/// waiting: a timed write moves what that read takes (the pipe's nonblocking
+/// completion mode, exact), not one byte per WriteFile. It took over 30 s before.
+#[test]
+fn a_timed_megabyte_to_a_0_byte_server_keeps_up_with_an_untimed_one() {
+    within(Duration::from_secs(60), || {
+        for (io, message) in [
+            (Io::Sync, false),
+            (Io::Overlapped, false),
+            (Io::Overlapped, true),
+        ] {
+            let shape = Shape {
+                io,
+                message,
+                buffer: 0,
+            };
+            let untimed = megabyte_to_a_reading_server("mib_untimed", shape, None);
+            let timeout = Some(Duration::from_millis(50));
+            let timed = megabyte_to_a_reading_server("mib_timed", shape, timeout);
+            let ratio = untimed.as_secs_f64() / timed.as_secs_f64();
+            eprintln!("{shape:?}: untimed {untimed:?}, timed {timed:?}: {ratio:.2}x");
+            assert!(timed < Duration::from_secs(15), "{shape:?}: {timed:?}");
+        }
+    });
+}
+
 /// A raw client of `io` against a winpipe listener: the server stream reads with a
 /// timeout while the client writes with pauses, then writes with a timeout while the
 /// client reads slowly; the client closes and the server sees the end.
@@ -283,6 +334,47 @@ fn a_client_that_only_read_sees_the_documented_disconnect_as_an_end() {
     }
 }
 
+/// A raw overlapped message-type server in message read mode, connected to a raw
+/// synchronous client, the server end wrapped with `From<OwnedHandle>`.
+fn message_mode_server(name: &str) -> (WinStream, RawEnd) {
+    let shape = Shape {
+        io: Io::Overlapped,
+        message: true,
+        buffer: 4096,
+    };
+    let server = RawEnd::server(name, shape);
+    let client = RawEnd::client(name, Io::Sync).expect("CreateFileA");
+    server.accept();
+    (WinStream::from(server.into_owned()), client)
+}
+
+/// A peek on a message-mode handle whose next message is empty (go-winio's
+/// `CloseWrite` sends one): PeekNamedPipe copies nothing and a zero-byte ReadFile does
+/// not take the empty message, so waiting for data spun. The peek takes the empty
+/// message and shows what follows; the read then returns it.
+#[test]
+fn a_peek_gets_past_an_empty_message() {
+    within(LIMIT, || {
+        let (stream, client) = message_mode_server(&pipe_name("peek_empty_message"));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        assert_eq!(client.write(b""), Ok(0));
+        assert_eq!(client.write(b"hello"), Ok(5));
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let peeked = stream.peek(&mut buf).expect("peek past an empty message");
+        assert_eq!(&buf[..peeked], b"hello");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!((&stream).read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"hello");
+    });
+}
+
 /// A server handle in message read mode, made by other code and wrapped with
 /// `From<OwnedHandle>`: a message longer than the read buffer comes out in pieces
 /// (ReadFile's ERROR_MORE_DATA carries bytes), whether it was already waiting when
@@ -290,16 +382,7 @@ fn a_client_that_only_read_sees_the_documented_disconnect_as_an_end() {
 #[test]
 fn message_mode_reads_return_every_byte_of_long_messages() {
     within(LIMIT, || {
-        let name = pipe_name("message_more_data");
-        let shape = Shape {
-            io: Io::Overlapped,
-            message: true,
-            buffer: 4096,
-        };
-        let server = RawEnd::server(&name, shape);
-        let client = RawEnd::client(&name, Io::Sync).expect("CreateFileA");
-        server.accept();
-        let stream = WinStream::from(server.into_owned());
+        let (stream, client) = message_mode_server(&pipe_name("message_more_data"));
 
         // Already waiting: three messages of 100 bytes, read 10 at a time.
         for m in 0..3 {

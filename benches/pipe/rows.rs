@@ -64,7 +64,7 @@ pub fn throughput(
 
 /// As `throughput`, but each client writes to a raw server whose buffers are 0 (as
 /// .NET makes them by default); with `timeout`, winpipe's client has that write
-/// timeout, so that each of its writes moves one byte (see the README).
+/// timeout (see the README, Writes and cancellation).
 pub fn throughput_to_zero_buffer(
     names: [&str; 2],
     chunk: usize,

@@ -148,23 +148,24 @@ fn throughput(reps: usize, chunk: usize, turn: usize, label: &'static str) -> io
     Ok(row)
 }
 
-/// A client streaming to a server whose buffers are 0: blocking writes (the target), and
-/// winpipe with a write timeout, whose writes then move one byte each (information).
+/// A client streaming to a server whose buffers are 0 and whose reader keeps a read
+/// waiting: blocking writes, and winpipe with a 50 ms write timeout (its writes then go
+/// in the pipe's nonblocking completion mode into the waiting read; the target is
+/// half the raw blocking loop's rate, which winpipe's blocking writes match).
 fn throughput_to_zero_buffer(reps: usize) -> io::Result<[Row; 2]> {
     let label = "throughput to a 0-byte-buffer server, 64 KiB writes";
     let mut blocking = Row::new(label, "MB/s", Goal::AtLeast(0.95));
-    let label = "same, winpipe with a write timeout (1-byte writes)";
-    let mut timed = Row::new(label, "MB/s", Goal::Info);
+    let label = "same, winpipe with a 50 ms write timeout";
+    let mut timed = Row::new(label, "MB/s", Goal::AtLeast(0.5));
     for (row, timeout, turn, turns) in [
         (&mut blocking, None, 1 << 20, TURNS),
-        (&mut timed, Some(Duration::from_secs(10)), 4 << 10, 2),
+        (&mut timed, Some(Duration::from_millis(50)), 1 << 20, TURNS),
     ] {
         let mut sums = Sums::new(reps);
         let tag = if timeout.is_some() { "tz" } else { "z" };
         eprint!("{}:", row.name);
         for rep in 0..reps {
-            let blocks = if timeout.is_some() { 1 } else { BLOCKS };
-            for block in 0..blocks {
+            for block in 0..BLOCKS {
                 let run = rep * BLOCKS + block;
                 let names = [name(tag, run, Winpipe::NAME), name(tag, run, Raw::NAME)];
                 let names = [names[0].as_str(), names[1].as_str()];

@@ -59,7 +59,7 @@ impl<I: Port> Backlog<I> {
     }
 
     /// How many instances wait.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn len(&self) -> usize {
         self.waiting.len()
     }

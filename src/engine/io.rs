@@ -3,24 +3,35 @@
 //! Writes and cancellation. When a pending write is cancelled, Windows' named pipe
 //! file system reports 0 bytes even if the reader already took part of it (NPFS's
 //! `NpCancelDataQueueIrp`; Wine's test_blocking_rw runs that case on Windows), and a
-//! pipe whose buffer size is 0 keeps every write pending until it is read to the end.
-//! So a write is only ever issued in a form whose result is exact:
+//! pending write the reader took more of than it was charged stays pending, partly
+//! read, because NPFS's quota counters are unsigned and wrap (`NpReadDataQueue`,
+//! `NpCompleteStalledWrites`). So a write is only ever issued in a form whose result
+//! is exact:
 //! - nothing but a shutdown can stop it (blocking mode, no timeout): it is issued
 //!   whole (up to `MAX_WRITE`) and waited for until it completes;
-//! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's buffer
-//!   size. A pending write that size completes as soon as its unread rest fits in the
-//!   buffer (`NpCompleteStalledWrites`, after every read), so a cancel only ever meets
-//!   one the reader has not touched. With a buffer of 0 (or unknown) it is one byte,
-//!   which the reader takes whole or not at all.
+//! - it may be stopped (a timeout, nonblocking mode): it is at most the pipe's free
+//!   write quota (`WriteQuotaAvailable`), which NPFS charges in full and so
+//!   completes at once (`NpAddDataQueueEntry`). With no free quota it first goes in
+//!   the pipe's nonblocking completion mode, which moves exactly what the reads the
+//!   peer has waiting take and never pends (`into_waiting_reads`); if none waits (or
+//!   the quota is not known) it is one byte, which the reader takes whole or not at
+//!   all.
+//!
+//! So a cancel only ever meets a write the reader has not touched, and
+//! such a write can be issued again. Under Wine the cap is the pipe's buffer size:
+//! Wine reports no free quota, and completes a pending write as soon as its unread
+//! rest fits the buffer, so the same holds there.
 
 use super::{
     clamp_len, clamped, decide, decide_for, drive, os_error, Clock, Code, Completion, Dir, Policy,
     Port, Request, Stop, Wake, Why,
 };
 use crate::ffi::{
-    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_OPERATION_ABORTED, ERROR_PIPE_NOT_CONNECTED,
+    ERROR_BROKEN_PIPE, ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_OPERATION_ABORTED,
+    ERROR_PIPE_NOT_CONNECTED,
 };
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
+use std::time::Duration;
 
 /// The most one write hands to the kernel (which copies a pending write into its own
 /// memory), and the most a vectored call gathers.
@@ -100,6 +111,7 @@ pub(crate) fn read(
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
     let mut again = false;
+    let mut pause = Duration::from_millis(1);
     loop {
         let now = policy();
         if now.shut || len == 0 {
@@ -115,6 +127,13 @@ pub(crate) fn read(
         let (done, why) = port.submit(Request::Read(&mut buf[..len]), READ, |issued| {
             drive(issued, Stop::ByPolicy, policy, clock)
         });
+        if done.bytes == 0 && done.error == Some(ERROR_NO_DATA) {
+            if let Err(why) = nothing_yet(port, &mut pause, policy, clock) {
+                return read_stopped(why);
+            }
+            again = true;
+            continue;
+        }
         if let Some(result) = outcome(clamped(done, len), why, true, read_stopped, os_error) {
             return result;
         }
@@ -122,25 +141,50 @@ pub(crate) fn read(
     }
 }
 
-/// How much one write may hand over, and what may stop it, under `policy`:
-/// `quota` is the pipe's buffer size if known (asked only when it matters).
+/// A read found ERROR_NO_DATA: the pipe end is in its nonblocking completion mode
+/// (`PIPE_NOWAIT`, a handle other code set so, or a moment of `into_waiting_reads`)
+/// and nothing is queued. It pauses (1 ms, doubling up to 50 ms, at most until the
+/// deadline) before trying again, as a blocking read would have waited.
+fn nothing_yet(
+    port: &mut impl Port,
+    pause: &mut Duration,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Result<(), Why> {
+    let wait = decide(policy(), clock.now())?;
+    port.nap(wait.map_or(*pause, |left| left.min(*pause)));
+    *pause = (*pause * 2).min(Duration::from_millis(50));
+    Ok(())
+}
+
+/// How much one write may hand over, and what may stop it, under `policy`: `free`
+/// gives the pipe's free write quota if known (asked only when it matters).
 pub(crate) fn write_shape(
     policy: Policy,
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
 ) -> (usize, Stop) {
     if policy.timeout.is_none() && !policy.nonblocking {
         return (MAX_WRITE, Stop::ByShutdown);
     }
-    let cap = match quota() {
+    let cap = match free() {
         Some(0) | None => 1,
         Some(size) => size.min(MAX_WRITE),
     };
     (cap, Stop::ByPolicy)
 }
 
+/// A write stopped only by a shutdown that other code cancelled (`CancelIoEx` on our
+/// handle): the peer may have part of it, and Windows reports 0 bytes, so it is not
+/// sent again. std gives 995 the kind `TimedOut`, which promises that nothing moved
+/// and invites a retry that could repeat those bytes; this error's kind is `Other`,
+/// with the system's error inside.
+fn cancelled_in_flight() -> io::Error {
+    io::Error::other(os_error(ERROR_OPERATION_ABORTED))
+}
+
 /// Writes a prefix of `buf` with one WriteFile and returns its length (see the
-/// module's notes for how long a prefix). `quota` gives the pipe's buffer size for
-/// the writes that may be stopped; `None` if it cannot be known.
+/// module's notes for how long a prefix). `free` gives the pipe's free write quota
+/// for the writes that may be stopped; `None` if it cannot be known.
 ///
 /// A write issued with no timeout in blocking mode is not woken by later timeout or
 /// nonblocking changes; `shutdown(Write)` stops it, and then it reports
@@ -148,17 +192,68 @@ pub(crate) fn write_shape(
 pub(crate) fn write(
     port: &mut impl Port,
     buf: &[u8],
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
+    write_data(port, Data::Flat(buf), free, policy, clock)
+}
+
+/// What a write sends: one buffer, or slices gathered into a scratch buffer only as
+/// far as the one WriteFile takes them.
+enum Data<'a, 'b> {
+    Flat(&'a [u8]),
+    Gathered {
+        bufs: &'a [IoSlice<'b>],
+        scratch: &'a mut Vec<u8>,
+    },
+}
+
+impl Data<'_, '_> {
+    fn len(&self) -> usize {
+        match self {
+            Data::Flat(buf) => buf.len(),
+            Data::Gathered { bufs, .. } => bufs
+                .iter()
+                .map(|b| b.len())
+                .fold(0usize, usize::saturating_add),
+        }
+    }
+
+    /// The first `len` bytes (`len` is at most `self.len()`).
+    fn prefix(&mut self, len: usize) -> &[u8] {
+        let (bufs, scratch) = match self {
+            Data::Flat(buf) => return &buf[..len],
+            Data::Gathered { bufs, scratch } => (bufs, scratch),
+        };
+        scratch.clear();
+        for buf in bufs.iter() {
+            let room = len - scratch.len();
+            if room == 0 {
+                break;
+            }
+            scratch.extend_from_slice(&buf[..buf.len().min(room)]);
+        }
+        scratch
+    }
+}
+
+/// `write` of `data`.
+fn write_data(
+    port: &mut impl Port,
+    mut data: Data<'_, '_>,
+    free: &mut impl FnMut() -> Option<usize>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> io::Result<usize> {
+    let total = data.len();
     let mut again = false;
     loop {
         let now = policy();
         if now.shut {
             return Err(shut_for_writing());
         }
-        if buf.is_empty() {
+        if total == 0 {
             return Ok(0);
         }
         // As in `read`: after a setter's cancel, the new settings may say stop.
@@ -167,35 +262,143 @@ pub(crate) fn write(
                 return write_stopped(why);
             }
         }
-        let (cap, stop) = write_shape(now, quota);
-        let len = clamp_len(buf.len().min(cap));
-        let wake = Wake {
-            dir: Dir::Write,
-            stop,
-        };
-        let (done, why) = port.submit(Request::Write(&buf[..len]), wake, |issued| {
-            drive(issued, stop, policy, clock)
-        });
-        let done = clamped(done, len);
-        let aborted = done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED);
-        if aborted && why.is_none() && stop == Stop::ByShutdown {
-            // Only a shutdown cancels this write, so either one just came, or other
-            // code cancelled our I/O: then the peer may have part of the write, and
-            // issuing it again could repeat those bytes. Say what happened instead.
-            return match decide_for(stop, policy(), clock.now()) {
-                Err(why) => write_stopped(why),
-                Ok(_) => Err(os_error(ERROR_OPERATION_ABORTED)),
-            };
+        let (cap, stop) = write_shape(now, free);
+        if stop == Stop::ByPolicy && cap == 1 && total > 1 {
+            if let Some(result) = try_waiting_reads(port, &mut data, total, policy, clock) {
+                return result;
+            }
         }
-        if let Some(result) = outcome(done, why, false, write_stopped, write_error) {
+        let len = clamp_len(total.min(cap));
+        if let Some(result) = write_once(port, data.prefix(len), stop, policy, clock) {
             return result;
         }
         again = true;
     }
 }
 
+/// One WriteFile of `buf` that `stop` says what may stop: its result, or `None` to
+/// issue it again (a cancel met it untouched, and nothing says stop).
+fn write_once(
+    port: &mut impl Port,
+    buf: &[u8],
+    stop: Stop,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    let wake = Wake {
+        dir: Dir::Write,
+        stop,
+    };
+    let (done, why) = port.submit(Request::Write(buf), wake, |issued| {
+        drive(issued, stop, policy, clock)
+    });
+    let done = clamped(done, buf.len());
+    if done.bytes == 0 && done.error == Some(ERROR_OPERATION_ABORTED) {
+        if let Some(result) = unknowable(stop, why, policy, clock) {
+            return Some(result);
+        }
+    }
+    outcome(done, why, false, write_stopped, write_error)
+}
+
+/// A write of one byte is due (no free quota): first try `into_waiting_reads` with as
+/// much as one write takes. `None` to go on with the one byte (nothing moved and the
+/// policy still says wait, or the mode could not be set).
+fn try_waiting_reads(
+    port: &mut impl Port,
+    data: &mut Data<'_, '_>,
+    total: usize,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    let most = clamp_len(total.min(MAX_WRITE));
+    match into_waiting_reads(port, data.prefix(most), clock) {
+        AtOnce::Moved(result) => Some(result),
+        AtOnce::Nothing => decide(policy(), clock.now()).err().map(write_stopped),
+        AtOnce::Refused => None,
+    }
+}
+
+/// What a write in the pipe's nonblocking completion mode did.
+enum AtOnce {
+    /// It moved bytes (all of them exactly reported), or failed.
+    Moved(io::Result<usize>),
+    /// No read was waiting: nothing moved.
+    Nothing,
+    /// The mode could not be set; nothing was written.
+    Refused,
+}
+
+/// A write to a pipe with no free quota, issued in its nonblocking completion mode
+/// (`PIPE_NOWAIT`): NPFS then fills the reads the peer has waiting and completes at
+/// once with exactly what they took, queueing no rest it cannot charge in full
+/// (`write.c` `NpCommonWrite`, `writesup.c` `NpWriteDataQueue`). It never pends, so
+/// its count is exact, and a reader that keeps a read waiting (the usual server loop)
+/// takes a whole read's worth per write instead of one byte. The mode is the pipe
+/// end's, so it is set back at once; a read issued meanwhile on the same end finds
+/// ERROR_NO_DATA and tries again (see `read`).
+fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> AtOnce {
+    let messages = port.reads_messages();
+    if !port.set_nowait(true, messages) {
+        return AtOnce::Refused;
+    }
+    let wake = Wake {
+        dir: Dir::Write,
+        stop: Stop::ByPolicy,
+    };
+    let at_once = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let (done, _) = port.submit(Request::Write(buf), wake, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    // Set back however it went: a pipe end left in PIPE_NOWAIT fails blocking reads.
+    if !port.set_nowait(false, messages) {
+        port.set_nowait(false, messages);
+    }
+    match clamped(done, buf.len()) {
+        Completion { bytes: 0, error }
+            if error.is_none() || error == Some(ERROR_OPERATION_ABORTED) =>
+        {
+            AtOnce::Nothing
+        }
+        Completion {
+            bytes: 0,
+            error: Some(code),
+        } => AtOnce::Moved(Err(write_error(code))),
+        done => AtOnce::Moved(Ok(done.bytes)),
+    }
+}
+
+/// A write stopped only by a shutdown that was cancelled with 0 bytes reported:
+/// either the shutdown came, or other code cancelled our I/O, and then the peer may
+/// hold part of it, so it must not be issued again. `None` if the engine cancelled it
+/// itself (its reason says what to return).
+fn unknowable(
+    stop: Stop,
+    why: Option<Why>,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Option<io::Result<usize>> {
+    if stop != Stop::ByShutdown || why.is_some() {
+        return None;
+    }
+    Some(match decide_for(stop, policy(), clock.now()) {
+        Err(why) => write_stopped(why),
+        Ok(_) => Err(cancelled_in_flight()),
+    })
+}
+
 /// Copies into `buf` what is buffered without taking it, waiting for data as a read
 /// would; `Ok(0)` at end of stream, after a read shutdown or for an empty `buf`.
+///
+/// An empty message at the head of a message-type pipe's queue stops PeekNamedPipe,
+/// which copies nothing although bytes may follow, and a zero-byte ReadFile completes
+/// at once without taking it (NPFS's `NpPeek` peeks one message; `NpReadDataQueue`
+/// takes nothing for a zero-length buffer). A read skips such a message, so a peek
+/// that meets one takes it (`past_empty_message`) instead of waiting again, which
+/// would spin.
 pub(crate) fn peek(
     port: &mut impl Port,
     buf: &mut [u8],
@@ -203,62 +406,132 @@ pub(crate) fn peek(
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
+    let mut stalled = false;
+    let mut pause = Duration::from_millis(1);
     loop {
         if policy().shut || len == 0 {
             return Ok(0);
         }
-        match port.peek(&mut buf[..len]) {
-            Ok(0) => {}
-            Ok(n) => return Ok(n.min(len)),
+        let seen = match port.peek_counts(&mut buf[..len]) {
+            Ok(seen) => seen,
             Err(code) if is_eof(code) => return Ok(0),
             Err(code) => return Err(os_error(code)),
+        };
+        if seen.copied > 0 {
+            return Ok(seen.copied.min(len));
         }
-        if let Err(why) = decide(policy(), clock.now()) {
-            return read_stopped(why);
-        }
-        // A zero-byte read completes when data arrives, without taking any (on a
-        // message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
-        let (done, why) = port.submit(Request::Read(&mut []), READ, |issued| {
-            drive(issued, Stop::ByPolicy, policy, clock)
-        });
-        match done.error {
-            Some(code) if is_eof(code) => return Ok(0),
-            None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA) => {
-                if let Some(why) = why {
-                    return read_stopped(why);
-                }
+        let wait = match decide(policy(), clock.now()) {
+            Ok(wait) => wait,
+            Err(why) => return read_stopped(why),
+        };
+        // Bytes queued but none copied, or a wait for data that ended with nothing
+        // to copy: an empty message heads the queue.
+        if seen.queued > 0 || stalled {
+            match past_empty_message(port, &mut buf[..1], &mut pause, wait, clock) {
+                Ok(0) => {}
+                Ok(taken) => return Ok(taken),
+                Err(code) => return Err(os_error(code)),
             }
-            Some(code) => return Err(os_error(code)),
+            stalled = false;
+            continue;
+        }
+        match wait_for_data(port, &mut pause, policy, clock) {
+            Waited::Woke => stalled = true,
+            Waited::Again => {}
+            Waited::Done(result) => return result,
         }
     }
 }
 
+/// How a peek's wait for data ended.
+enum Waited {
+    /// It completed: something is queued.
+    Woke,
+    /// It was cancelled by a setter, or the pipe end was in PIPE_NOWAIT: peek again.
+    Again,
+    /// The peek's result: end of stream, a stop, an error.
+    Done(io::Result<usize>),
+}
+
+/// A zero-byte read, which completes when data arrives without taking any (on a
+/// message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
+fn wait_for_data(
+    port: &mut impl Port,
+    pause: &mut Duration,
+    policy: &impl Fn() -> Policy,
+    clock: &impl Clock,
+) -> Waited {
+    let (done, why) = port.submit(Request::Read(&mut []), READ, |issued| {
+        drive(issued, Stop::ByPolicy, policy, clock)
+    });
+    match (done.error, why) {
+        (Some(code), _) if is_eof(code) => Waited::Done(Ok(0)),
+        (None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA), Some(why)) => {
+            Waited::Done(read_stopped(why))
+        }
+        (Some(ERROR_OPERATION_ABORTED), None) => Waited::Again,
+        (None | Some(ERROR_MORE_DATA), None) => Waited::Woke,
+        (Some(ERROR_NO_DATA), _) => match nothing_yet(port, pause, policy, clock) {
+            Ok(()) => Waited::Again,
+            Err(why) => Waited::Done(read_stopped(why)),
+        },
+        (Some(code), _) => Waited::Done(Err(os_error(code))),
+    }
+}
+
+/// Gets a peek past an empty message that heads the queue. A handle that reads in
+/// message mode takes it with a one-byte read, which stops at the message's end and
+/// so takes no byte; the read is not let wait (if the queue was empty after all, it
+/// is cancelled at once). Only another thread reading the same direction at the same
+/// moment could leave a byte to it: that byte is returned (a read will not return it
+/// again). A handle in byte read mode would read on into the next message, so it
+/// pauses instead (1 ms, doubling up to 50 ms, at most `wait`) until a read takes the
+/// message. Either way the caller peeks again: nothing spins.
+fn past_empty_message(
+    port: &mut impl Port,
+    byte: &mut [u8],
+    pause: &mut Duration,
+    wait: Option<Duration>,
+    clock: &impl Clock,
+) -> Result<usize, Code> {
+    if !port.reads_messages() {
+        port.nap(wait.map_or(*pause, |left| left.min(*pause)));
+        *pause = (*pause * 2).min(Duration::from_millis(50));
+        return Ok(0);
+    }
+    let at_once = || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    };
+    let (done, _) = port.submit(Request::Read(byte), READ, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    match done.error {
+        _ if done.bytes > 0 => Ok(done.bytes.min(1)),
+        Some(code) if !is_eof(code) && code != ERROR_OPERATION_ABORTED => Err(code),
+        _ => Ok(0),
+    }
+}
+
 /// Writes the slices with one WriteFile, as `write` would write their concatenation:
-/// they are gathered into `scratch` (up to `MAX_WRITE`), and `write` hands over as
-/// much of that as it may.
+/// they are gathered into `scratch` only as far as that write takes them (at most
+/// `MAX_WRITE`, one byte when no quota is free).
 pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
     scratch: &mut Vec<u8>,
-    quota: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<usize>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let mut filled = bufs.iter().filter(|b| !b.is_empty());
     match (filled.next(), filled.next()) {
-        (None, _) => return write(port, &[], quota, policy, clock),
-        (Some(only), None) => return write(port, only, quota, policy, clock),
+        (None, _) => return write(port, &[], free, policy, clock),
+        (Some(only), None) => return write(port, only, free, policy, clock),
         _ => {}
     }
-    scratch.clear();
-    for buf in bufs {
-        let room = MAX_WRITE - scratch.len();
-        scratch.extend_from_slice(&buf[..buf.len().min(room)]);
-        if scratch.len() == MAX_WRITE {
-            break;
-        }
-    }
-    write(port, scratch, quota, policy, clock)
+    let data = Data::Gathered { bufs, scratch };
+    write_data(port, data, free, policy, clock)
 }
 
 /// Reads once into the slices: straight into a single non-empty slice, otherwise into

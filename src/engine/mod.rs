@@ -126,6 +126,42 @@ pub(crate) trait Port {
     /// Copies what is buffered into `buf` without taking it (`PeekNamedPipe`); returns
     /// the count, 0 when nothing is buffered.
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code>;
+
+    /// `peek`, with the count of bytes queued in all (`lpTotalBytesAvail`).
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
+        self.peek(buf).map(|copied| Peeked {
+            copied,
+            queued: copied,
+        })
+    }
+
+    /// Whether the handle reads in message mode (`GetNamedPipeHandleState`): then a
+    /// read never takes bytes past the end of the message it starts in.
+    fn reads_messages(&mut self) -> bool {
+        false
+    }
+
+    /// Puts the handle in the pipe's nonblocking completion mode (`PIPE_NOWAIT`) or back
+    /// in its usual one (`SetNamedPipeHandleState`), in message read mode if
+    /// `messages`; `false` if the system refused.
+    fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
+        let _ = (nowait, messages);
+        false
+    }
+
+    /// Pauses the calling thread (virtual time in the simulations).
+    fn nap(&mut self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+}
+
+/// What `PeekNamedPipe` saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Peeked {
+    /// Bytes copied: of the first message only, on a message-type pipe.
+    pub copied: usize,
+    /// Bytes queued in all messages.
+    pub queued: usize,
 }
 
 /// Time elapsed since the call began: real on Windows, virtual in the simulation.

@@ -263,4 +263,10 @@ impl Port for SimPort {
         }
         Ok(n)
     }
+
+    /// A pause in virtual time, never a real sleep.
+    fn nap(&mut self, pause: Duration) {
+        let pipe = self.0.borrow();
+        pipe.clock.advance_to(pipe.clock.now() + pause);
+    }
 }

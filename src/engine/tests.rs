@@ -4,6 +4,7 @@ use super::sim::{Event, SimClock, SimPort};
 use super::*;
 use crate::ffi::*;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
 fn ms(n: u64) -> Duration {
@@ -174,6 +175,24 @@ fn a_setter_that_says_stop_costs_no_second_operation() {
     assert_eq!(port.0.borrow().issued, 1);
 }
 
+#[test]
+fn a_blocking_write_other_code_cancelled_invites_no_retry() {
+    // Issued with no timeout, the write is cancelled by CancelIoEx from other code:
+    // the peer may have part of it, so the error must not say `TimedOut` (std's kind
+    // for 995, "nothing moved"), and the write is not issued again.
+    let port = SimPort::new(64);
+    let clock = port.clock();
+    let mut aborted_once = AbortOnce {
+        inner: port.clone(),
+        aborted: false,
+    };
+    let err = write(&mut aborted_once, b"abc", &mut unasked, &blocking(), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Other);
+    let inner = err.get_ref().and_then(|e| e.downcast_ref::<io::Error>());
+    assert_eq!(inner.and_then(io::Error::raw_os_error), Some(995));
+    assert_eq!(port.0.borrow().issued, 1);
+}
+
 /// A port whose first operation is aborted, as when a setter calls CancelIoEx.
 struct AbortOnce {
     inner: SimPort,
@@ -262,9 +281,10 @@ fn a_blocking_write_with_no_timeout_is_whole_and_asks_nothing() {
 fn timed_out_write_reports_no_phantom_bytes() {
     let mut port = full_port();
     let clock = port.clock();
-    let err = write(&mut port, b"more", &mut || Some(4), &timeout(20), &clock).unwrap_err();
+    let err = write(&mut port, b"more", &mut || Some(0), &timeout(20), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(port.0.borrow().outbound.len(), 4, "nothing was queued");
+    assert_eq!(port.0.borrow().issued, 1);
     assert_eq!(clock.now(), ms(20));
 }
 
@@ -385,6 +405,28 @@ fn vectored_write_stops_at_the_cap() {
     assert_eq!(n, 6);
     let sent: Vec<u8> = port.0.borrow().outbound.iter().copied().collect();
     assert_eq!(sent, b"abcdef");
+}
+
+#[test]
+fn a_vectored_write_gathers_only_what_it_writes() {
+    // No free quota: the timed write is one byte, so one byte is copied, not 64 KiB.
+    let mut port = SimPort::new(64);
+    let clock = port.clock();
+    let (a, b) = (vec![1u8; 40_000], vec![2u8; 40_000]);
+    let slices = [IoSlice::new(&a), IoSlice::new(&b)];
+    let mut scratch = Vec::new();
+    let none_free = &mut || Some(0);
+    let n = write_vectored(
+        &mut port,
+        &slices,
+        &mut scratch,
+        none_free,
+        &timeout(50),
+        &clock,
+    )
+    .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(scratch, [1]);
 }
 
 #[test]
@@ -509,6 +551,19 @@ fn connect_gives_up_at_the_deadline_with_documented_kinds() {
     let err = connect(&mut d, "p", ms(35), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(clock.now(), ms(35));
+}
+
+#[test]
+fn connect_to_nobody_for_a_second_pauses_at_most_50_ms_at_a_time() {
+    // Nobody listens: 1, 2, 4 … then 50 ms pauses until the deadline, so a listener
+    // that appears is found within 50 ms, however long the connect has tried.
+    let mut d = dialer(Vec::new());
+    let clock = d.clock.clone();
+    let err = connect(&mut d, "p", ms(1000), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    assert_eq!(clock.now(), ms(1000));
+    assert!(d.sleeps.iter().all(|s| *s <= ms(50)), "{:?}", d.sleeps);
+    assert!(d.sleeps.iter().filter(|s| **s == ms(50)).count() >= 15);
 }
 
 #[test]
@@ -943,4 +998,185 @@ fn vectored_write_of_more_than_4_gib_in_total_writes_one_cap() {
     assert_eq!(n.unwrap(), MAX_WRITE);
     assert_eq!(port.lengths, [MAX_WRITE]);
     assert_eq!(&scratch[..], &chunk[..MAX_WRITE]);
+}
+
+/// A message-type pipe as NPFS keeps it: PeekNamedPipe copies the first message only;
+/// a zero-byte read completes at once while anything is queued and takes nothing; a
+/// read in message mode stops at the end of its message, one in byte mode reads on.
+struct Messages {
+    queue: VecDeque<Vec<u8>>,
+    message_mode: bool,
+    clock: SimClock,
+    naps: Vec<Duration>,
+    reads: usize,
+}
+
+impl Messages {
+    fn new(messages: &[&[u8]], message_mode: bool) -> Self {
+        Messages {
+            queue: messages.iter().map(|m| m.to_vec()).collect(),
+            message_mode,
+            clock: SimClock::default(),
+            naps: Vec::new(),
+            reads: 0,
+        }
+    }
+}
+
+impl Port for Messages {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        let Request::Read(buf) = request else {
+            unreachable!("only reads")
+        };
+        self.reads += 1;
+        assert!(
+            !self.queue.is_empty(),
+            "a read that would wait: not modelled"
+        );
+        let mut n = 0;
+        while let Some(head) = self.queue.front_mut() {
+            if buf.is_empty() {
+                break; // a zero-byte read takes nothing, not even an empty message
+            }
+            let take = head.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&head[..take]);
+            head.drain(..take);
+            n += take;
+            if head.is_empty() {
+                self.queue.pop_front();
+            }
+            if self.message_mode || n == buf.len() {
+                break;
+            }
+        }
+        drive(Issued::Done(Completion {
+            bytes: n,
+            error: None,
+        }))
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.peek_counts(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
+        let head = self.queue.front().map_or(&[][..], |m| &m[..]);
+        let copied = head.len().min(buf.len());
+        buf[..copied].copy_from_slice(&head[..copied]);
+        let queued = self.queue.iter().map(Vec::len).sum();
+        Ok(Peeked { copied, queued })
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        self.message_mode
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.naps.push(pause);
+        self.clock.advance_to(self.clock.now() + pause);
+    }
+}
+
+#[test]
+fn peek_takes_an_empty_first_message_in_message_read_mode() {
+    // Before, the zero-byte read completed at once and PeekNamedPipe copied nothing,
+    // round after round: the peek spun.
+    let mut port = Messages::new(&[b"", b"", b"next"], true);
+    let clock = port.clock.clone();
+    let mut buf = [0; 8];
+    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert_eq!(&buf[..4], b"next");
+    assert_eq!(
+        port.queue,
+        [b"next".to_vec()],
+        "only the empty messages were taken"
+    );
+    assert_eq!(port.reads, 2, "one read per empty message");
+}
+
+#[test]
+fn peek_pauses_at_an_empty_first_message_in_byte_read_mode() {
+    // A read would take the bytes after the empty message, so peek must not: it
+    // pauses, never spinning, until the deadline.
+    let mut port = Messages::new(&[b"", b"data"], false);
+    let clock = port.clock.clone();
+    let err = peek(&mut port, &mut [0; 8], &timeout(30), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(port.reads, 0, "nothing read");
+    assert_eq!(clock.now(), ms(30));
+    assert!(port.naps.len() < 10, "{:?}", port.naps);
+    assert!(port.naps.iter().all(|&p| p <= ms(50)));
+}
+
+/// A pipe end in PIPE_NOWAIT: the first `empty` reads find nothing queued and fail
+/// with ERROR_NO_DATA at once; then a byte has arrived.
+struct NoWait {
+    empty: usize,
+    reads: usize,
+    clock: SimClock,
+    naps: Vec<Duration>,
+}
+
+impl Port for NoWait {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        _: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        let Request::Read(buf) = request else {
+            unreachable!("only reads")
+        };
+        self.reads += 1;
+        if self.reads <= self.empty {
+            return drive(Issued::Done(Completion::failed(ERROR_NO_DATA)));
+        }
+        buf[0] = b'x';
+        drive(Issued::Done(Completion {
+            bytes: 1,
+            error: None,
+        }))
+    }
+
+    fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
+        unreachable!("no peeks")
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.naps.push(pause);
+        self.clock.advance_to(self.clock.now() + pause);
+    }
+}
+
+#[test]
+fn a_read_that_finds_no_data_in_nowait_mode_pauses_and_tries_again() {
+    // Another thread's write had the pipe end in PIPE_NOWAIT for a moment (or other
+    // code left it so): the read must not fail with 232, nor spin.
+    let mut port = NoWait {
+        empty: 3,
+        reads: 0,
+        clock: SimClock::default(),
+        naps: Vec::new(),
+    };
+    let clock = port.clock.clone();
+    let mut buf = [0; 4];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 1);
+    assert_eq!(port.naps, [ms(1), ms(2), ms(4)]);
+    // With a timeout, it gives up at the deadline, pausing at most 50 ms at a time.
+    let mut port = NoWait {
+        empty: usize::MAX,
+        reads: 0,
+        clock: SimClock::default(),
+        naps: Vec::new(),
+    };
+    let clock = port.clock.clone();
+    let err = read(&mut port, &mut buf, &timeout(300), &clock).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(clock.now(), ms(300));
+    assert!(port.naps.iter().all(|&p| p <= ms(50)) && port.naps.len() < 15);
 }

@@ -47,8 +47,8 @@ pub(super) enum Side {
 pub struct WinStream {
     pub(super) handle: Handle,
     shared: Arc<Shared>,
-    /// The pipe's buffer size, which bounds a write that may be stopped: `UNKNOWN`
-    /// until `GetNamedPipeInfo` answers (only successful answers are kept).
+    /// The pipe's buffer size if known (`UNKNOWN` if not): when it is 0, a write that
+    /// may be stopped needs not ask the free quota.
     quota: AtomicUsize,
     /// `false` for a handle given to `from_raw_handle` that is not a pipe (a file,
     /// say: every read, write and peek then fails instead of acting on it).
@@ -108,19 +108,16 @@ impl WinStream {
         || self.shared.write_policy()
     }
 
-    /// The pipe's buffer size, asked of the system (`GetNamedPipeInfo`) the first
-    /// time a write that may be stopped needs it. A failure (a pipe the server has
-    /// disconnected fails with 233) is not kept: the write then moves one byte, and
-    /// the next one asks again.
-    fn quota(&self) -> Option<usize> {
-        match self.quota.load(Ordering::Relaxed) {
-            UNKNOWN => {
-                let size = sys::pipe_info(&self.handle).ok()?.buffer;
-                self.quota.store(size, Ordering::Relaxed);
-                Some(size)
-            }
-            size => Some(size),
+    /// What a write that may be stopped may hand over now without pending: the
+    /// pipe's free write quota, asked of the system for each such write
+    /// (`NtQueryInformationFile`). A pipe whose buffer is known to be 0 has none, so
+    /// nothing is asked. `None` if the system does not say (a pipe the server has
+    /// disconnected): the write then moves one byte.
+    fn free_quota(&self) -> Option<usize> {
+        if self.quota.load(Ordering::Relaxed) == 0 {
+            return Some(0);
         }
+        sys::free_write_quota(&self.handle).ok()
     }
 
     /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
@@ -436,14 +433,20 @@ impl Write for &WinStream {
         let clock = Since::start();
         self.check_pipe()?;
         let policy = self.write_policy();
-        engine::write(&mut self.pipe(), buf, &mut || self.quota(), &policy, &clock)
+        engine::write(
+            &mut self.pipe(),
+            buf,
+            &mut || self.free_quota(),
+            &policy,
+            &clock,
+        )
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let clock = Since::start();
         self.check_pipe()?;
         let policy = self.write_policy();
-        let quota = &mut || self.quota();
+        let quota = &mut || self.free_quota();
         with_scratch(&self.write_scratch, |scratch| {
             engine::write_vectored(&mut self.pipe(), bufs, scratch, quota, &policy, &clock)
         })

@@ -49,8 +49,9 @@ impl Drop for Inst<'_, '_> {
 /// ConnectNamedPipe fails with here, so that the checks can tell them apart.
 const CREATE_FAILURES: [Code; 2] = [ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY];
 
-/// Our listener as the kernel sees it: instance creation that fails at any step (the
-/// instance limit, or another error), and the failure kept for `take_error`.
+/// Our listener as the kernel sees it: instance creation refused at the pipe's
+/// instance limit (its open instances counted against `max`, as CreateNamedPipe does)
+/// and failing otherwise at any step, and the failure kept for `take_error`.
 struct Listener<'w, 's> {
     cell: &'w Cell<'s>,
     kept: Option<io::Error>,
@@ -58,6 +59,8 @@ struct Listener<'w, 's> {
     failures: Vec<Code>,
     /// The limit was met in the current call.
     limited: bool,
+    /// The pipe's maximum number of instances, if any.
+    max: Option<usize>,
 }
 
 impl<'w, 's> Listen for Listener<'w, 's> {
@@ -65,20 +68,16 @@ impl<'w, 's> Listen for Listener<'w, 's> {
 
     fn create(&mut self) -> Result<Inst<'w, 's>, Code> {
         let mut w = self.cell.borrow_mut();
+        if self.max.is_some_and(|max| w.space.open_instances() >= max) {
+            w.call.codes.push(ERROR_PIPE_BUSY);
+            self.limited = true;
+            return Err(ERROR_PIPE_BUSY);
+        }
         let choice = w.pick();
         if choice % 16 == 13 {
-            // Codes no ConnectNamedPipe here fails with, so the checks can tell them apart.
-            let code = [
-                ERROR_PIPE_BUSY,
-                ERROR_INVALID_PARAMETER,
-                ERROR_NOT_ENOUGH_MEMORY,
-            ][usize::from(choice / 16) % 3];
+            let code = CREATE_FAILURES[usize::from(choice / 16) % CREATE_FAILURES.len()];
             w.call.codes.push(code);
-            if code == ERROR_PIPE_BUSY {
-                self.limited = true;
-            } else {
-                self.failures.push(code);
-            }
+            self.failures.push(code);
             return Err(code);
         }
         let id = w.space.create();
@@ -203,6 +202,12 @@ impl<'w, 's> Dial for Dialer<'w, 's> {
     }
 
     fn sleep(&mut self, pause: Duration) {
+        // A listener that appears is found within one slice, however long connect
+        // has been trying.
+        assert!(
+            !pause.is_zero() && pause <= WAIT_SLICE,
+            "invariant: connect paused {pause:?} (more than {WAIT_SLICE:?}, or nothing)"
+        );
         let mut w = self.cell.borrow_mut();
         w.now += pause;
         if w.pick().is_multiple_of(4) {
@@ -216,16 +221,20 @@ impl<'w, 's> Dial for Dialer<'w, 's> {
 /// by `src`, with a listener whose backlog holds 1 to 4 instances.
 pub(crate) fn run(src: Source<'_>, steps: usize) {
     let cell = RefCell::new(World::new(src));
-    let size = {
+    let (size, max) = {
         let mut w = cell.borrow_mut();
         w.dir = Dir::Accept;
-        1 + usize::from(w.src.byte() % 4)
+        let size = 1 + usize::from(w.src.byte() % 4);
+        // An instance limit of the backlog's size, one more, or none.
+        let max = [Some(size), Some(size + 1), None][usize::from(w.src.byte() % 3)];
+        (size, max)
     };
     let mut listener = Listener {
         cell: &cell,
         kept: None,
         failures: Vec::new(),
         limited: false,
+        max,
     };
     let mut backlog = Backlog::new(size, VecDeque::new());
     let mut clients: Vec<Client<'_, '_>> = Vec::new();
@@ -243,7 +252,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
                     clients.push(client);
                 }
             }
-            2 | 3 => one_accept(&cell, &mut listener, &mut backlog),
+            2 | 3 => one_accept(&cell, &mut listener, &mut backlog, size),
             4 => cell.borrow_mut().setter(),
             5 => cell.borrow_mut().space_event(arg),
             6 => {
@@ -336,8 +345,10 @@ fn one_accept<'w, 's>(
     cell: &'w Cell<'s>,
     listener: &mut Listener<'w, 's>,
     backlog: &mut Backlog<Inst<'w, 's>>,
+    size: usize,
 ) {
     let before = backlog.oldest().map(|i| i.id);
+    let failures_before = listener.failures.len();
     let policy_before = {
         let mut w = cell.borrow_mut();
         w.begin_call(Dir::Accept);
@@ -362,6 +373,22 @@ fn one_accept<'w, 's>(
             "invariant: a failure to make an instance was returned and is still kept (reported twice)"
         );
     }
+    // The backlog is full after every accept, unless a refusal in this call, the
+    // instance limit as it stands (the accepted instance still counts) or a kept
+    // failure says why; and never above its size.
+    let waiting = backlog.len();
+    assert!(
+        waiting <= size,
+        "invariant: {waiting} instances wait, more than the backlog of {size}"
+    );
+    let at_limit = listener
+        .max
+        .is_some_and(|max| w.space.open_instances() >= max);
+    let refused = listener.failures.len() > failures_before;
+    assert!(
+        waiting == size || at_limit || refused || listener.kept.is_some(),
+        "invariant: {waiting} of {size} instances wait after accept, and nothing says why"
+    );
     match result {
         Ok(inst) => {
             let slot = &mut w.space.slots[inst.id];

@@ -1,11 +1,11 @@
 //! The simulated kernel under one connected pipe end: the peer, the two pipe buffers,
 //! the operation in flight, a setter racing the engine, and virtual time.
 
-use super::npfs::{Issue, Outbound};
+use super::npfs::{Arith, Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
 pub(crate) use crate::engine::Settings;
-use crate::engine::{decide, Code, Completion, Policy, Stop, Wake};
+use crate::engine::{decide, Code, Completion, Peeked, Policy, Stop, Wake};
 use crate::ffi::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -72,6 +72,11 @@ pub(crate) struct CallLog {
     pub write_lens: Vec<usize>,
     /// The last wait asked for no time at all.
     pub last_wait_zero: bool,
+    /// The length of each write issued in the nonblocking completion mode.
+    pub at_once_lens: Vec<usize>,
+    /// When a peek's zero-byte read last completed with no data to show, if nothing
+    /// (another read, a pause) came after it.
+    pub peek_woke_at: Option<Duration>,
 }
 
 /// The operation in flight.
@@ -136,6 +141,8 @@ pub(crate) struct World<'s> {
     pub call: CallLog,
     /// The pipe namespace, for connect and accept.
     pub space: Space,
+    /// Our end is in the nonblocking completion mode (PIPE_NOWAIT).
+    pub nowait: bool,
 }
 
 const READ_ERRORS: [Code; 6] = [
@@ -172,7 +179,7 @@ impl<'s> World<'s> {
             messages: VecDeque::new(),
             message_mode: false,
             peer_sent: 0,
-            out: Outbound::new(0, 0),
+            out: Outbound::new(0, 0, Arith::Wrapping),
             truth_lost: false,
             peer: Peer::Alive,
             settings: Settings::default(),
@@ -181,6 +188,7 @@ impl<'s> World<'s> {
             dir: Dir::Read,
             call: CallLog::default(),
             space: Space::default(),
+            nowait: false,
         };
         world.reconnect();
         world
@@ -200,7 +208,13 @@ impl<'s> World<'s> {
             _ => 1 + usize::from(self.src.byte() % 96),
         };
         self.message_mode = shape & 0x80 != 0;
-        self.out = Outbound::new(quota, self.salt);
+        // NPFS's own wrapping arithmetic, and now and then the tidied one.
+        let arith = if shape & 0x60 == 0x60 {
+            Arith::Saturating
+        } else {
+            Arith::Wrapping
+        };
+        self.out = Outbound::new(quota, self.salt, arith);
         self.truth_lost = false;
         self.peer = Peer::Alive;
         self.settings = Settings::default();
@@ -264,6 +278,8 @@ impl<'s> World<'s> {
         }
         self.call.setters += 1;
         self.call.last_change = Some(self.elapsed());
+        // What the engine read before this is stale: it must read again to go on.
+        self.call.go = None;
         if let Some(op) = &mut self.op {
             if before.wakes(&self.settings, op.wake) {
                 op.cancel = true;
@@ -314,7 +330,13 @@ impl<'s> World<'s> {
         if self.peer != Peer::Alive || self.inbound.len() >= INBOUND_LIMIT {
             return;
         }
-        let count = 1 + u64::from(self.src.byte() % 96);
+        let pick = self.src.byte();
+        // Now and then an empty message (go-winio's CloseWrite sends one).
+        let count = if self.message_mode && pick >= 232 {
+            0
+        } else {
+            1 + u64::from(pick % 96)
+        };
         for i in self.peer_sent..self.peer_sent + count {
             self.inbound.push_back(stream_byte(self.salt, i));
         }
@@ -364,7 +386,7 @@ impl<'s> World<'s> {
                 op.ended = Some(Completion::failed(code));
             }
         }
-        self.out.peer_read = None;
+        self.out.peer_gone();
     }
 
     /// Completes the operation if the pipe's state allows; chaos may delay a data
@@ -402,14 +424,18 @@ impl<'s> World<'s> {
 
     /// PeekNamedPipe: copies what is buffered (in message mode, of the first message),
     /// or says why nothing will come.
-    pub(crate) fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+    /// `lpTotalBytesAvail` is every byte queued, past an empty first message too
+    /// (NpPeek's `ReadDataAvailable`).
+    pub(crate) fn peek(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
         if self.pick() % 16 == 15 {
             let event = self.src.byte();
             self.peer_event(event);
         }
         let choice = self.pick();
         let code = match self.peer {
-            Peer::Closed if self.inbound.is_empty() => ERROR_BROKEN_PIPE,
+            Peer::Closed if self.inbound.is_empty() && self.messages.is_empty() => {
+                ERROR_BROKEN_PIPE
+            }
             Peer::Killed => ERROR_PIPE_NOT_CONNECTED,
             _ if choice % 16 == 13 => READ_ERRORS[usize::from(choice / 16) % READ_ERRORS.len()],
             _ => {
@@ -419,7 +445,10 @@ impl<'s> World<'s> {
                 }
                 self.call.peeked = buf[..n].to_vec();
                 let junk = self.junk(n, buf.len(), choice);
-                return Ok(n + junk);
+                return Ok(Peeked {
+                    copied: n + junk,
+                    queued: self.inbound.len(),
+                });
             }
         };
         self.deliver(code);
@@ -446,7 +475,8 @@ impl<'s> World<'s> {
     }
 
     fn complete_read(&mut self, buf: &mut [u8], cancel: bool, choice: u8) -> Option<Completion> {
-        if !self.inbound.is_empty() {
+        // In message mode an empty message is something to read too.
+        if !self.inbound.is_empty() || !self.messages.is_empty() {
             if choice % 16 == 15 && !cancel {
                 return None; // the data is there but the kernel has not moved it yet
             }
@@ -542,8 +572,10 @@ impl<'s> World<'s> {
             Peer::Killed => return Err(ERROR_PIPE_NOT_CONNECTED),
             Peer::Alive => {}
         }
-        if let Issue::Done(_) = self.out.write(data) {
-            let op = self.op.as_mut().expect("an operation is in flight");
+        let op = self.op.as_mut().expect("an operation is in flight");
+        if self.nowait {
+            op.ended = Some(ok(self.out.write_at_once(data)));
+        } else if let Issue::Done(_) = self.out.write(data) {
             op.ended = Some(ok(data.len()));
         }
         Ok(())
@@ -571,7 +603,7 @@ impl<'s> World<'s> {
         // A read on a broken pipe fails at once.
         let eof_now = self.peer != Peer::Alive
             && match buf {
-                Buf::Read(_) => self.inbound.is_empty(),
+                Buf::Read(_) => self.inbound.is_empty() && self.messages.is_empty(),
                 Buf::Write(_) | Buf::Connect(_) => false,
             };
         match self.pick() % 16 {
@@ -674,5 +706,28 @@ pub(crate) fn with(bytes: usize, code: Code) -> Completion {
     Completion {
         bytes,
         error: Some(code),
+    }
+}
+
+impl World<'_> {
+    /// A peek pauses: time passes, and the peer may act.
+    pub(crate) fn nap(&mut self, pause: Duration) {
+        self.call.peek_woke_at = None;
+        self.now += pause;
+        let event = self.pick();
+        self.peer_event(event);
+    }
+}
+
+impl World<'_> {
+    /// SetNamedPipeHandleState: the system may refuse (NPFS's NpSetPipeInfo answers
+    /// STATUS_PIPE_BUSY in some queue states).
+    /// Setting the usual mode back is never refused (NpSetPipeInfo).
+    pub(crate) fn set_nowait(&mut self, nowait: bool) -> bool {
+        if nowait && self.pick() % 16 == 12 {
+            return false;
+        }
+        self.nowait = nowait;
+        true
     }
 }

@@ -1,57 +1,79 @@
 //! What our writes go into: the peer's inbound data queue, modelled on the named pipe
 //! file system of Windows as ReactOS reimplements it (`drivers/filesystems/npfs/`,
-//! whose kernel-mode tests are checked against Windows):
+//! whose kernel-mode tests are checked against Windows), with the driver's own
+//! unsigned 32-bit arithmetic:
 //!
-//! - `NpWriteDataQueue` (writesup.c): a write first fills reads the peer has waiting;
-//! - `NpAddDataQueueEntry` (datasup.c): the rest is copied into a queue entry charged
-//!   against the queue's quota (the buffer size given to `CreateNamedPipe`, which may
-//!   be 0). If the charge covers the rest the write completes at once with its full
-//!   length; otherwise it pends, charged what quota was left;
-//! - `NpReadDataQueue` (readsup.c) and `NpCompleteStalledWrites` (datasup.c): the
-//!   peer's reads consume entries in order, releasing quota; after each read a pending
-//!   write whose unread rest is now covered completes with its full length, and one
-//!   the reader consumed to the end completes with its full length too;
-//! - `NpCancelDataQueueIrp` (datasup.c): a cancelled pending write is removed from the
-//!   queue and completes with STATUS_CANCELLED and **0 bytes**, although the reader
-//!   may already have taken part of it (its `Information` is only set for writes that
-//!   did not pend). With a quota of 0 every write pends until it is read to the end.
+//! - `NpWriteDataQueue` (writesup.c): a write first fills the read the peer has
+//!   waiting, which gives back the quota it was charged;
+//! - `NpAddDataQueueEntry` (datasup.c): the rest is queued, charged (`QuotaInEntry`)
+//!   its unread length or, if less, what is free (`Quota - QuotaUsed`). If the charge
+//!   covers the rest the write completes at once with its full length; otherwise it
+//!   pends. A read left waiting is charged the same way;
+//! - `NpReadDataQueue` (readsup.c): a read takes entries in order and subtracts what it
+//!   took from the entry's charge and from `QuotaUsed`, **with no floor**: a read that
+//!   takes more of a pending write than it was charged wraps both below zero. An entry
+//!   read to the end leaves the queue (`NpRemoveDataQueueEntry`, a pending write then
+//!   completes with its full length);
+//! - `NpCompleteStalledWrites` (datasup.c), after every read: free quota goes to the
+//!   pending writes in order, and one completes with its full length once its charge
+//!   equals its unread rest. A wrapped charge is never below the rest, so such a write
+//!   stays pending, partly read, until it is read to the end;
+//! - `NpCancelDataQueueIrp` (datasup.c): a cancelled pending write leaves the queue
+//!   and completes with STATUS_CANCELLED and **0 bytes**, although the reader may
+//!   already have taken part of it (its `Information` is only set for writes that did
+//!   not pend). With a quota of 0 every write pends until it is read to the end;
+//! - `NpQueryPipeLocalInfo` (fileinfo.c): `WriteQuotaAvailable` is `Quota -
+//!   QuotaUsed`, so a read left waiting lowers it by its charge.
 //!
+//! `Arith::Saturating` is the tidied arithmetic this model had first (no charge below
+//! zero); the fuzz input picks it now and then so the engine is checked under both.
 //! Every byte the peer takes is checked against the stream the test meant to write,
 //! so a write re-issued after a cancel that hid a partial read shows up as a repeat.
 
 use super::kernel::out_byte;
 use std::collections::VecDeque;
 
-/// One write in the queue.
+/// How the queue's unsigned quota counters are decremented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arith {
+    /// As ReactOS's NPFS does it (`ULONG -=`): below zero wraps. The default.
+    Wrapping,
+    /// Never below zero, with `QuotaUsed` the sum of the charges.
+    Saturating,
+}
+
+/// One write in the queue (`NP_DATA_QUEUE_ENTRY` of type `Buffered`).
 struct Entry {
-    /// The whole write's length: what it reports when it completes, although a
+    /// `DataSize`: the whole write, which it reports when it completes, although a
     /// waiting read may have taken its start before it was queued.
-    size: usize,
-    /// What is left of it to read.
     data: Vec<u8>,
-    /// Bytes of `data` the peer has read.
-    taken: usize,
-    /// Quota charged to it.
-    charge: usize,
-    /// It is our write still in flight.
+    /// `QuotaInEntry`.
+    charge: u32,
+    /// Its IRP is still attached: our write, pending.
     pending: bool,
 }
 
 impl Entry {
-    fn rest(&self) -> usize {
-        self.data.len() - self.taken
+    fn size(&self) -> u32 {
+        self.data.len() as u32
     }
 }
 
-/// The queue our end writes into and the peer reads from.
+/// The queue our end writes into and the peer reads from (`NP_DATA_QUEUE`).
 pub(crate) struct Outbound {
-    pub quota: usize,
+    /// `Quota`: the buffer size given to `CreateNamedPipe`.
+    quota: u32,
+    /// `QuotaUsed`.
+    used: u32,
+    /// `ByteOffset`: what has been read of the first entry.
+    offset: u32,
+    arith: Arith,
     salt: u64,
     entries: VecDeque<Entry>,
     /// Bytes the peer has read from our writes.
     pub delivered: u64,
-    /// A read the peer has waiting, for this many bytes.
-    pub peer_read: Option<usize>,
+    /// A read the peer has waiting: its length and its charge.
+    read: Option<(u32, u32)>,
 }
 
 /// What a write did when it was issued.
@@ -59,24 +81,44 @@ pub(crate) struct Outbound {
 pub(crate) enum Issue {
     /// Completed at once: every byte is the peer's (read or queued).
     Done(usize),
-    /// Pends in the queue, charged less than its length.
+    /// Pends in the queue, charged less than its unread length.
     Pending,
 }
 
 impl Outbound {
-    pub(crate) fn new(quota: usize, salt: u64) -> Self {
+    pub(crate) fn new(quota: usize, salt: u64, arith: Arith) -> Self {
         Outbound {
-            quota,
+            quota: quota as u32,
+            used: 0,
+            offset: 0,
+            arith,
             salt,
             entries: VecDeque::new(),
             delivered: 0,
-            peer_read: None,
+            read: None,
         }
     }
 
-    fn free(&self) -> usize {
-        let used: usize = self.entries.iter().map(|e| e.charge).sum();
-        self.quota.saturating_sub(used)
+    /// `WriteQuotaAvailable` (`NtQueryInformationFile`, `FilePipeLocalInformation`).
+    pub(crate) fn write_quota_available(&self) -> usize {
+        self.less(self.quota, self.used) as usize
+    }
+
+    /// `a - b` in the queue's arithmetic.
+    fn less(&self, a: u32, b: u32) -> u32 {
+        match self.arith {
+            Arith::Wrapping => a.wrapping_sub(b),
+            Arith::Saturating => a.saturating_sub(b),
+        }
+    }
+
+    /// In the tidied arithmetic `QuotaUsed` is what the entries and the waiting read
+    /// are charged.
+    fn tidy(&mut self) {
+        if self.arith == Arith::Saturating {
+            let entries: u32 = self.entries.iter().map(|e| e.charge).sum();
+            self.used = entries + self.read.map_or(0, |(_, charge)| charge);
+        }
     }
 
     /// The peer takes `bytes`: each must be the next byte of the intended stream.
@@ -93,110 +135,206 @@ impl Outbound {
         }
     }
 
-    /// WriteFile of `data` (our end's only operation in flight).
+    /// WriteFile of `data` (our end's only write in flight): NpCommonWrite.
     pub(crate) fn write(&mut self, data: &[u8]) -> Issue {
-        let size = data.len();
-        let mut data = data;
-        if let Some(want) = self.peer_read.take() {
-            let n = want.min(data.len());
-            self.deliver(&data[..n]);
-            data = &data[n..];
+        let taken = self.fill_waiting_read(data);
+        if taken == data.len() as u32 {
+            return Issue::Done(data.len());
         }
-        let len = data.len();
-        if len == 0 {
-            return Issue::Done(0);
+        self.add_entry(data, taken)
+    }
+
+    /// NpWriteDataQueue: the waiting read takes the start of `data` and leaves the
+    /// queue (NpRemoveDataQueueEntry gives its charge back); returns how much it took.
+    fn fill_waiting_read(&mut self, data: &[u8]) -> u32 {
+        let Some((want, charge)) = self.read.take() else {
+            return 0;
+        };
+        self.used = self.less(self.used, charge);
+        let n = want.min(data.len() as u32);
+        self.deliver(&data[..n as usize]);
+        self.tidy();
+        n
+    }
+
+    /// WriteFile in the nonblocking completion mode (NpCommonWrite with
+    /// FILE_PIPE_COMPLETE_OPERATION, byte type): the waiting read takes what it asks,
+    /// and the rest is queued only if the free quota covers all of it. Completes at
+    /// once, never pending, with the count of bytes that became the peer's.
+    pub(crate) fn write_at_once(&mut self, data: &[u8]) -> usize {
+        let taken = self.fill_waiting_read(data);
+        let rest = data.len() as u32 - taken;
+        if rest > 0 && self.less(self.quota, self.used) >= rest {
+            self.add_entry(data, taken);
+            return data.len();
         }
-        let free = self.free();
-        let pending = len > free;
+        taken as usize
+    }
+
+    /// NpAddDataQueueEntry for a write whose first `offset` bytes a read took.
+    fn add_entry(&mut self, data: &[u8], offset: u32) -> Issue {
+        let size = data.len() as u32;
+        let free = self.less(self.quota, self.used);
+        let mut charge = size - offset;
+        let pending = free < charge;
+        if pending {
+            charge = free;
+        }
+        self.used = self.used.wrapping_add(charge);
+        if offset > 0 {
+            debug_assert!(
+                self.entries.is_empty(),
+                "a read waited on a queue of writes"
+            );
+            self.offset = offset;
+        }
         self.entries.push_back(Entry {
-            size,
             data: data.to_vec(),
-            taken: 0,
-            charge: len.min(free),
+            charge,
             pending,
         });
+        self.tidy();
         if pending {
             Issue::Pending
         } else {
-            Issue::Done(len)
+            Issue::Done(data.len())
         }
     }
 
-    /// The peer reads up to `want` bytes (or leaves a read waiting if nothing is
-    /// queued). Returns the full length of our pending write if this completed it.
+    /// The peer reads up to `want` bytes, or leaves a read waiting if nothing is
+    /// queued (charged like a write). Returns the full length of our pending write if
+    /// this completed it.
     pub(crate) fn peer_reads(&mut self, want: usize) -> Option<usize> {
+        let want = want as u32;
         if self.entries.is_empty() {
-            self.peer_read = Some(want);
+            if self.read.is_none() {
+                let charge = want.min(self.less(self.quota, self.used));
+                self.used = self.used.wrapping_add(charge);
+                self.read = Some((want, charge));
+                self.tidy();
+            }
             return None;
         }
-        let mut left = want;
+        self.read_queue(want)
+    }
+
+    /// NpReadDataQueue in byte mode, not a peek.
+    fn read_queue(&mut self, want: u32) -> Option<usize> {
+        let mut remaining = want;
         let mut completed = None;
-        while left > 0 {
+        while remaining > 0 {
             let Some(head) = self.entries.front_mut() else {
                 break;
             };
-            let n = left.min(head.rest());
-            let bytes = head.data[head.taken..head.taken + n].to_vec();
-            head.taken += n;
-            head.charge = head.charge.saturating_sub(n);
-            left -= n;
-            let finished = head.rest() == 0;
+            let left = head.size() - self.offset;
+            let n = left.min(remaining);
+            let start = self.offset as usize;
+            let bytes = head.data[start..start + n as usize].to_vec();
+            head.charge = match self.arith {
+                Arith::Wrapping => head.charge.wrapping_sub(n),
+                Arith::Saturating => head.charge.saturating_sub(n),
+            };
+            self.used = self.less(self.used, n);
+            self.offset += n;
+            remaining -= n;
             self.deliver(&bytes);
-            if finished {
-                let head = self.entries.pop_front().expect("the head entry");
-                if head.pending {
-                    completed = Some(head.size);
-                }
+            if left == n {
+                completed = completed.or(self.remove_head());
             }
         }
-        completed.or_else(|| self.complete_stalled())
+        self.tidy();
+        completed.or_else(|| self.complete_stalled(self.offset))
     }
 
-    /// NpCompleteStalledWrites: quota goes to entries in order; our pending write
-    /// completes once its unread rest is charged in full.
-    fn complete_stalled(&mut self) -> Option<usize> {
-        let mut free = self.free();
+    /// NpRemoveDataQueueEntry of the first entry: returns the full length of our
+    /// write if it was still pending (it completes so).
+    fn remove_head(&mut self) -> Option<usize> {
+        let entry = self.entries.pop_front().expect("the head entry");
+        let has_writes = self.used >= self.quota && entry.charge != 0;
+        self.used = self.less(self.used, entry.charge);
+        self.tidy();
+        let mut completed = entry.pending.then_some(entry.data.len());
+        if has_writes && !self.entries.is_empty() {
+            // Called before ByteOffset is reset, as the driver does.
+            completed = completed.or(self.complete_stalled(self.offset));
+        }
+        self.offset = 0;
+        completed
+    }
+
+    /// NpCompleteStalledWrites, the first entry read up to `offset`: quota goes to
+    /// pending writes in order; ours completes once its charge equals its unread rest.
+    fn complete_stalled(&mut self, offset: u32) -> Option<usize> {
+        let mut left = self.less(self.quota, self.used);
+        let mut offset = offset;
+        let mut completed = None;
         for entry in self.entries.iter_mut() {
-            if free == 0 {
+            if left == 0 {
                 break;
             }
-            let more = (entry.rest() - entry.charge).min(free);
-            entry.charge += more;
-            free -= more;
-            if entry.pending && entry.charge == entry.rest() {
-                entry.pending = false;
-                return Some(entry.size);
+            let data_left = entry.size().wrapping_sub(offset);
+            if entry.pending && entry.charge < data_left {
+                let more = (data_left - entry.charge).min(left);
+                left -= more;
+                entry.charge += more;
+                if entry.charge == data_left {
+                    entry.pending = false;
+                    completed = completed.or(Some(entry.data.len()));
+                }
             }
+            offset = 0;
         }
-        None
+        self.used = self.quota.wrapping_sub(left);
+        self.tidy();
+        completed
     }
 
     /// NpCancelDataQueueIrp (or a broken pipe): our pending write leaves the queue;
-    /// returns how many of its bytes the peer already has.
+    /// returns how many of its bytes the peer already has. No other write pends, so
+    /// the stalled-write pass it may run completes nothing.
     pub(crate) fn withdraw(&mut self) -> usize {
         let i = self
             .entries
             .iter()
             .position(|e| e.pending)
             .expect("a pending write to withdraw");
+        let taken = if i == 0 { self.offset } else { 0 };
+        if i == 0 {
+            self.offset = 0;
+        }
         let entry = self.entries.remove(i).expect("the pending entry");
-        entry.size - entry.rest()
+        self.used = self.less(self.used, entry.charge);
+        self.tidy();
+        taken as usize
+    }
+
+    /// The peer went away: its waiting read is gone.
+    pub(crate) fn peer_gone(&mut self) {
+        if let Some((_, charge)) = self.read.take() {
+            self.used = self.less(self.used, charge);
+            self.tidy();
+        }
+    }
+
+    /// The unread rest of entry `i`.
+    fn rest(&self, i: usize) -> u32 {
+        let offset = if i == 0 { self.offset } else { 0 };
+        self.entries[i].size() - offset
     }
 
     /// Bytes of completed writes still queued for the peer.
     pub(crate) fn queued(&self) -> u64 {
-        self.entries
-            .iter()
-            .filter(|e| !e.pending)
-            .map(|e| e.rest() as u64)
+        (0..self.entries.len())
+            .filter(|&i| !self.entries[i].pending)
+            .map(|i| u64::from(self.rest(i)))
             .sum()
     }
 
     /// How much of our pending write the peer has, if one is queued (a waiting read
     /// may have taken its start before the rest was queued).
     pub(crate) fn pending_taken(&self) -> Option<usize> {
-        let entry = self.entries.iter().find(|e| e.pending)?;
-        Some(entry.size - entry.rest())
+        let i = self.entries.iter().position(|e| e.pending)?;
+        Some((self.entries[i].size() - self.rest(i)) as usize)
     }
 
     /// Whether our write is still in the queue, pending.
@@ -215,32 +353,46 @@ mod tests {
             .collect()
     }
 
+    const BOTH: [Arith; 2] = [Arith::Wrapping, Arith::Saturating];
+
     #[test]
     fn a_write_that_fits_completes_at_once() {
-        let mut q = Outbound::new(8, 1);
-        assert_eq!(q.write(&stream(1, 0, 8)), Issue::Done(8));
-        assert_eq!(q.queued(), 8);
-        assert_eq!(q.write(&stream(1, 8, 1)), Issue::Pending);
+        for arith in BOTH {
+            let mut q = Outbound::new(8, 1, arith);
+            assert_eq!(q.write_quota_available(), 8);
+            assert_eq!(q.write(&stream(1, 0, 8)), Issue::Done(8));
+            assert_eq!(q.queued(), 8);
+            assert_eq!(q.write_quota_available(), 0);
+            assert_eq!(q.write(&stream(1, 8, 1)), Issue::Pending);
+        }
     }
 
     #[test]
     fn with_no_quota_a_write_pends_until_read_to_the_end() {
-        let mut q = Outbound::new(0, 2);
-        assert_eq!(q.write(&stream(2, 0, 10)), Issue::Pending);
-        assert_eq!(q.peer_reads(4), None);
-        assert_eq!(q.delivered, 4);
-        assert_eq!(q.peer_reads(6), Some(10));
-        assert!(!q.has_pending());
+        for arith in BOTH {
+            let mut q = Outbound::new(0, 2, arith);
+            assert_eq!(q.write(&stream(2, 0, 10)), Issue::Pending);
+            assert_eq!(q.peer_reads(4), None);
+            assert_eq!(q.delivered, 4);
+            assert_eq!(q.peer_reads(6), Some(10));
+            assert!(!q.has_pending());
+            assert_eq!(q.write_quota_available(), 0);
+        }
     }
 
     #[test]
     fn a_cancelled_write_hides_what_the_peer_took() {
-        let mut q = Outbound::new(0, 3);
+        let mut q = Outbound::new(0, 3, Arith::Wrapping);
         assert_eq!(q.write(&stream(3, 0, 10)), Issue::Pending);
         q.peer_reads(3);
         assert_eq!(q.pending_taken(), Some(3));
         assert_eq!(q.withdraw(), 3);
         assert_eq!(q.delivered, 3);
+        assert_eq!(
+            q.write_quota_available(),
+            0,
+            "the wrapped charge left with it"
+        );
         // Writing the same 10 bytes again repeats the 3 the peer has.
         q.write(&stream(3, 0, 10));
         let repeat = std::panic::catch_unwind(move || q.peer_reads(1));
@@ -249,25 +401,93 @@ mod tests {
 
     #[test]
     fn a_stalled_write_completes_when_its_rest_is_covered() {
-        let mut q = Outbound::new(8, 4);
-        assert_eq!(q.write(&stream(4, 0, 6)), Issue::Done(6));
-        assert_eq!(q.write(&stream(4, 6, 8)), Issue::Pending);
-        // Reading the first write's 6 bytes frees quota for the whole second one.
-        assert_eq!(q.peer_reads(6), Some(8));
-        assert_eq!(q.queued(), 8);
+        for arith in BOTH {
+            let mut q = Outbound::new(8, 4, arith);
+            assert_eq!(q.write(&stream(4, 0, 6)), Issue::Done(6));
+            assert_eq!(q.write(&stream(4, 6, 8)), Issue::Pending);
+            // Reading the first write's 6 bytes frees quota for the whole second one.
+            assert_eq!(q.peer_reads(6), Some(8));
+            assert_eq!(q.queued(), 8);
+        }
     }
 
     #[test]
-    fn a_waiting_read_takes_the_start_of_a_write() {
-        let mut q = Outbound::new(0, 5);
+    fn a_read_past_a_pending_writes_charge_wraps_it_and_it_stays_pending() {
+        // 6 bytes queued, then a write of 8 charged the 2 left of the quota of 8.
+        let run = |arith| {
+            let mut q = Outbound::new(8, 6, arith);
+            assert_eq!(q.write(&stream(6, 0, 6)), Issue::Done(6));
+            assert_eq!(q.write(&stream(6, 6, 8)), Issue::Pending);
+            // One read of 10 takes the first write and 4 of the pending one: 2 more
+            // than it was charged.
+            (q.peer_reads(10), q)
+        };
+        let (completed, q) = run(Arith::Saturating);
+        assert_eq!(
+            completed,
+            Some(8),
+            "tidied: its rest of 4 fits, it completes"
+        );
+        assert_eq!(q.queued(), 4);
+        let (completed, mut q) = run(Arith::Wrapping);
+        assert_eq!(
+            completed, None,
+            "ReactOS: QuotaInEntry wrapped, so it stays pending"
+        );
+        assert_eq!(q.pending_taken(), Some(4));
+        // QuotaUsed wrapped too: more quota seems free than the pipe has.
+        assert_eq!(q.write_quota_available(), 10);
+        // A cancel now reports 0 bytes for a write the peer has 4 bytes of.
+        assert_eq!(q.withdraw(), 4);
+        assert_eq!(q.write_quota_available(), 8);
+        // Read to the end instead, it completes with its full length.
+        let (_, mut q) = run(Arith::Wrapping);
         assert_eq!(q.peer_reads(3), None);
-        assert_eq!(q.write(&stream(5, 0, 3)), Issue::Done(0));
-        assert_eq!(q.delivered, 3);
-        q.peer_reads(2);
-        assert_eq!(q.write(&stream(5, 3, 5)), Issue::Pending);
-        assert_eq!(q.delivered, 5);
-        assert_eq!(q.pending_taken(), Some(2));
-        // Completing, it reports the whole write, not what was queued of it.
-        assert_eq!(q.peer_reads(3), Some(5));
+        assert_eq!(q.peer_reads(1), Some(8));
+        assert_eq!(q.write_quota_available(), 8);
+    }
+
+    #[test]
+    fn a_waiting_read_takes_the_start_of_a_write_and_lowers_the_free_quota() {
+        for arith in BOTH {
+            let mut q = Outbound::new(0, 5, arith);
+            assert_eq!(q.peer_reads(3), None);
+            assert_eq!(q.write(&stream(5, 0, 3)), Issue::Done(3));
+            assert_eq!(q.delivered, 3);
+            q.peer_reads(2);
+            assert_eq!(q.write(&stream(5, 3, 5)), Issue::Pending);
+            assert_eq!(q.delivered, 5);
+            assert_eq!(q.pending_taken(), Some(2));
+            // Completing, it reports the whole write, not what was queued of it.
+            assert_eq!(q.peer_reads(3), Some(5));
+            // With a quota, a waiting read is charged what it asks, at most the quota.
+            let mut q = Outbound::new(16, 5, arith);
+            q.peer_reads(10);
+            assert_eq!(q.write_quota_available(), 6);
+            q.peer_gone();
+            assert_eq!(q.write_quota_available(), 16);
+        }
+    }
+
+    #[test]
+    fn a_nonblocking_write_moves_what_a_waiting_read_takes_and_never_pends() {
+        for arith in BOTH {
+            let mut q = Outbound::new(0, 7, arith);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 0, "no read waits");
+            assert_eq!(q.peer_reads(4), None);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 4);
+            assert_eq!(q.delivered, 4);
+            assert!(!q.has_pending());
+            // With quota, a rest the free quota covers is queued too.
+            let mut q = Outbound::new(8, 7, arith);
+            q.peer_reads(4);
+            assert_eq!(q.write_at_once(&stream(7, 0, 10)), 10);
+            assert_eq!(q.queued(), 6);
+            assert_eq!(
+                q.write_at_once(&stream(7, 10, 3)),
+                0,
+                "2 free: nothing queued"
+            );
+        }
     }
 }

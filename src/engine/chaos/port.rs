@@ -3,6 +3,7 @@
 
 use super::kernel::{Buf, OpState, World};
 use crate::engine::{Clock, Completion, Issued, Pending, Stop, Wake};
+use crate::ffi::ERROR_MORE_DATA;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -84,9 +85,21 @@ pub(crate) fn submit<R>(
                 "invariant: an operation issued although the policy it last read said stop"
             );
         }
-        if let Buf::Write(b) = &buf {
-            w.call.write_lens.push(b.len());
+        match &buf {
+            Buf::Write(b) if w.nowait => w.call.at_once_lens.push(b.len()),
+            Buf::Write(b) => w.call.write_lens.push(b.len()),
+            _ => {}
         }
+        // A peek that found nothing after its last wait for data must get past what
+        // stops it (an empty message) before it waits again at the same instant.
+        if peek_wait {
+            assert_ne!(
+                w.call.peek_woke_at,
+                Some(w.now),
+                "invariant: a peek waited for data again at once (a spin)"
+            );
+        }
+        w.call.peek_woke_at = None;
         w.held = true;
         w.call.issued += 1;
         w.call.exact |= wake.stop == Stop::ByShutdown;
@@ -97,15 +110,17 @@ pub(crate) fn submit<R>(
         }
         done
     };
-    let result = match at_once {
-        Some(done) => drive(Issued::Done(done)),
+    let peek_wait = matches!(&buf, Buf::Read(b) if b.is_empty());
+    let (result, done) = match at_once {
+        Some(done) => (drive(Issued::Done(done)), Some(done)),
         None => {
             let mut pending = KPending {
                 world: cell,
                 buf,
                 result: None,
             };
-            drive(Issued::Pending(&mut pending))
+            let result = drive(Issued::Pending(&mut pending));
+            (result, pending.result)
         }
     };
     let mut w = cell.borrow_mut();
@@ -114,5 +129,9 @@ pub(crate) fn submit<R>(
         "invariant: the engine returned while the kernel still held the buffer"
     );
     w.op = None;
+    let woke = done.is_some_and(|d| matches!(d.error, None | Some(ERROR_MORE_DATA)));
+    if peek_wait && woke {
+        w.call.peek_woke_at = Some(w.now);
+    }
     result
 }

@@ -73,6 +73,12 @@ impl Expect {
                 code != ERROR_OPERATION_ABORTED || self.exact,
                 "invariant: a cancellation surfaced as an error"
             );
+            assert!(
+                code != ERROR_OPERATION_ABORTED || err.kind() == ErrorKind::Other,
+                "invariant: a write the peer may hold part of surfaced as {:?}, a kind that \
+                 invites a retry",
+                err.kind()
+            );
             assert_ne!(
                 code, ERROR_MORE_DATA,
                 "invariant: ERROR_MORE_DATA (bytes moved, or a message waits) surfaced as an error"
@@ -139,13 +145,7 @@ impl Expect {
                     "invariant: Err after bytes were read"
                 );
                 assert!(!eof_seen, "invariant: {err:?} after end of stream");
-                if let Some(code) = os_code(err) {
-                    assert!(
-                        code as Code != ERROR_BROKEN_PIPE
-                            && code as Code != ERROR_PIPE_NOT_CONNECTED,
-                        "invariant: end of stream surfaced as an error"
-                    );
-                }
+                read_error(err);
                 self.error(err);
                 eof_seen
             }
@@ -185,6 +185,7 @@ impl Expect {
             }
             Err(err) => {
                 assert!(!eof_seen, "invariant: peek {err:?} after end of stream");
+                read_error(err);
                 self.error(err);
                 eof_seen
             }
@@ -195,6 +196,13 @@ impl Expect {
     pub(super) fn write(&self, result: &io::Result<usize>, len: usize, cap: usize) -> u64 {
         self.timing();
         assert!(self.transferred.is_empty(), "invariant: a write read");
+        if self.before.shut {
+            // A shutdown is never undone: whatever its length, the write is refused.
+            assert!(
+                matches!(result, Err(e) if e.kind() == ErrorKind::BrokenPipe),
+                "invariant: a write of {len} bytes on a shut direction returned {result:?}"
+            );
+        }
         match result {
             Ok(n) => {
                 assert!(
@@ -222,6 +230,22 @@ impl Expect {
     }
 }
 
+/// What no read or peek may fail with: an end-of-stream code (109, 233) is `Ok(0)`,
+/// and `BrokenPipe` without an OS code is a write's stop (a read shutdown is the end
+/// of stream too).
+fn read_error(err: &io::Error) {
+    if let Some(code) = os_code(err) {
+        assert!(
+            code as Code != ERROR_BROKEN_PIPE && code as Code != ERROR_PIPE_NOT_CONNECTED,
+            "invariant: end of stream surfaced as an error"
+        );
+    }
+    assert!(
+        err.kind() != ErrorKind::BrokenPipe || os_code(err).is_some(),
+        "invariant: a read or peek failed with {err:?}, a write's stop"
+    );
+}
+
 /// The system's code an error carries, directly or (for a disconnected pipe's
 /// `BrokenPipe`) inside.
 fn os_code(err: &io::Error) -> Option<i32> {
@@ -243,5 +267,17 @@ pub(super) fn whole_first_write(w: &World<'_>, len: usize) {
     assert_eq!(
         first, expected,
         "invariant: the first write of {len} bytes handed over {first}, not {expected}"
+    );
+}
+
+/// A vectored write copies into its scratch buffer only what one write hands over:
+/// gathering 64 KiB for a one-byte write loses nothing, but costs a copy per byte.
+pub(super) fn gathered_only_what_was_written(w: &World<'_>, scratch: &[u8]) {
+    let lens = w.call.write_lens.iter().chain(&w.call.at_once_lens);
+    let most = lens.copied().max().unwrap_or(0);
+    assert!(
+        scratch.len() <= most,
+        "invariant: a vectored write gathered {} bytes to write at most {most}",
+        scratch.len()
     );
 }

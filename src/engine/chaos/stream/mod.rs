@@ -7,7 +7,7 @@ mod check;
 use super::kernel::{out_byte, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
 use super::Source;
-use crate::engine::{self, Issued, Policy, Port, Request, Wake};
+use crate::engine::{self, Issued, Peeked, Policy, Port, Request, Wake};
 use check::Expect;
 use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut};
@@ -31,7 +31,23 @@ impl Port for KPort<'_, '_> {
     }
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, crate::engine::Code> {
+        self.0.borrow_mut().peek(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, crate::engine::Code> {
         self.0.borrow_mut().peek(buf)
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        self.0.borrow().message_mode
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.0.borrow_mut().nap(pause);
+    }
+
+    fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
+        self.0.borrow_mut().set_nowait(nowait)
     }
 }
 
@@ -89,11 +105,11 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
     }
 }
 
-/// What GetNamedPipeInfo tells winpipe of the pipe's buffer: the quota, or nothing
-/// when the call fails (as it does after a disconnect).
+/// What NtQueryInformationFile tells winpipe of the pipe's free write quota
+/// (`WriteQuotaAvailable`), or nothing when the call fails (as after a disconnect).
 fn quota_of(cell: &Cell<'_>) -> Option<usize> {
     let mut w = cell.borrow_mut();
-    let answer = (w.pick() % 16 != 9).then_some(w.out.quota);
+    let answer = (w.pick() % 16 != 9).then_some(w.out.write_quota_available());
     w.call.quota_answers.push(answer);
     answer
 }
@@ -111,6 +127,10 @@ fn call<T>(
     };
     let policy = || cell.borrow_mut().observe();
     let result = body(&mut KPort(cell), &policy, &KClock(cell));
+    assert!(
+        !cell.borrow().nowait,
+        "invariant: a call left the pipe end in its nonblocking completion mode"
+    );
     let expect = Expect::after(&cell.borrow(), before);
     (result, expect)
 }
@@ -194,6 +214,7 @@ fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut 
             part
         })
         .collect();
+    scratch.clear();
     let (result, expect) = call(cell, Dir::Write, |port, policy, clock| {
         let slices: Vec<IoSlice<'_>> = store.iter().map(|b| IoSlice::new(b)).collect();
         engine::write_vectored(
@@ -206,5 +227,6 @@ fn one_write_vectored(cell: &Cell<'_>, len: usize, reported: u64, scratch: &mut 
         )
     });
     check::whole_first_write(&cell.borrow(), len);
+    check::gathered_only_what_was_written(&cell.borrow(), scratch);
     expect.write(&result, len, engine::MAX_WRITE)
 }
