@@ -1088,13 +1088,12 @@ impl Dial for Dialer<'_> {
     }
 }
 
-/// What a write on `file` may hand over now without pending: the free write quota
-/// (`WriteQuotaAvailable`, `NtQueryInformationFile` with `FilePipeLocalInformation`),
-/// at most the quota of the direction this end writes (NPFS reports `Quota -
-/// QuotaUsed`, which a read past a pending write's charge can wrap past the quota).
-/// Wine keeps no such count (Wine 8 reports 0) and its quotas do not wrap, so under
-/// Wine it is the quota itself, which a write there may fill exactly.
-pub(crate) fn free_write_quota(file: &Handle) -> Result<usize, Code> {
+/// The quota of the direction `file` writes and what of it is free
+/// (`FilePipeLocalInformation`'s `OutboundQuota`/`InboundQuota` and
+/// `WriteQuotaAvailable`, from `NtQueryInformationFile`): `(free, quota)`. NPFS reports
+/// `Quota - QuotaUsed`, which a read past a pending write's charge can wrap past the
+/// quota; the caller decides what to make of it.
+pub(crate) fn write_quota(file: &Handle) -> Result<(usize, usize), Code> {
     let mut info = FILE_PIPE_LOCAL_INFORMATION::default();
     let mut io = IO_STATUS_BLOCK::default();
     let size = size_of::<FILE_PIPE_LOCAL_INFORMATION>() as u32;
@@ -1110,23 +1109,9 @@ pub(crate) fn free_write_quota(file: &Handle) -> Result<usize, Code> {
     let file = file.raw();
     trace!("NtQueryInformationFile({file:?}) = {status:#x} free={free} quota={quota}");
     match status {
-        0.. if under_wine() => Ok(quota as usize),
-        0.. => Ok(free.min(quota) as usize),
+        0.. => Ok((free as usize, quota as usize)),
         _ => Err(status as u32),
     }
-}
-
-/// Whether this runs under Wine (its ntdll exports `wine_get_version`); asked once.
-fn under_wine() -> bool {
-    static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WINE.get_or_init(|| {
-        // SAFETY: both names are NUL-terminated; ntdll stays loaded in every process.
-        unsafe {
-            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
-            !ntdll.is_null()
-                && !GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_null()
-        }
-    })
 }
 
 impl AsRawHandle for Handle {

@@ -25,6 +25,24 @@ const UNKNOWN: usize = usize::MAX;
 /// How long [`WinStream::connect`] keeps trying (as winpipe 0.1 did).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether this system keeps a pipe's free write quota, asked once per process of a
+/// pipe nobody has written to (a `pair`): its `WriteQuotaAvailable` must be its whole
+/// buffer. NPFS keeps it (`Quota - QuotaUsed`: ReactOS `fileinfo.c`
+/// `NpQueryPipeLocalInfo`; Wine's `test_pipe_local_info` on Windows); Wine 8 reports
+/// 0 whatever the pipe holds. Where it is not kept a write may fill the quota, as it
+/// did before winpipe asked; if the answer cannot be had, Windows' behaviour is
+/// assumed.
+fn free_quota_is_kept() -> bool {
+    static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KEPT.get_or_init(|| match WinStream::pair() {
+        Ok((client, _server)) => match sys::write_quota(&client.handle) {
+            Ok((free, quota)) => free == quota,
+            Err(_) => true,
+        },
+        Err(_) => true,
+    })
+}
+
 /// Which end of the pipe a stream is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Side {
@@ -110,14 +128,19 @@ impl WinStream {
 
     /// What a write that may be stopped may hand over now without pending: the
     /// pipe's free write quota, asked of the system for each such write
-    /// (`NtQueryInformationFile`). A pipe whose buffer is known to be 0 has none, so
-    /// nothing is asked. `None` if the system does not say (a pipe the server has
-    /// disconnected): the write then moves one byte.
+    /// (`NtQueryInformationFile`), at most the quota itself. A pipe whose buffer is
+    /// known to be 0 has none, so nothing is asked. `None` if the system does not say
+    /// (a pipe the server has disconnected): the write then moves one byte. On a
+    /// system that does not keep the free quota (`free_quota_is_kept`) it is the quota.
     fn free_quota(&self) -> Option<usize> {
         if self.quota.load(Ordering::Relaxed) == 0 {
             return Some(0);
         }
-        sys::free_write_quota(&self.handle).ok()
+        let (free, quota) = sys::write_quota(&self.handle).ok()?;
+        Some(match free_quota_is_kept() {
+            true => free.min(quota),
+            false => quota,
+        })
     }
 
     /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
