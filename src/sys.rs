@@ -360,25 +360,37 @@ impl Port for Pipe<'_> {
     }
 
     fn reads_messages(&mut self) -> bool {
-        let (file, mut state, none): (_, DWORD, *mut DWORD) = (self.file.raw(), 0, null_mut());
-        // SAFETY: the state pointer is ours; the other out-parameters are NULL, which
-        // GetNamedPipeHandleStateA allows.
-        let ok =
-            unsafe { GetNamedPipeHandleStateA(file, &mut state, none, none, none, null_mut(), 0) };
-        ok != FALSE && state & PIPE_READMODE_MESSAGE != 0
+        handle_state(self.file.raw()).is_some_and(|state| state & PIPE_READMODE_MESSAGE != 0)
     }
 
     fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
-        let (file, read_mode) = (
-            self.file.raw(),
-            if messages { PIPE_READMODE_MESSAGE } else { 0 },
-        );
+        let file = self.file.raw();
+        // Only from blocking mode: a handle other code put in PIPE_NOWAIT stays so (its
+        // mode would not be restored), and one whose mode cannot be read is left alone.
+        if nowait && !completion_mode_is_wait(file) {
+            return false;
+        }
+        let read_mode = if messages { PIPE_READMODE_MESSAGE } else { 0 };
         let mut mode = read_mode | if nowait { PIPE_NOWAIT } else { PIPE_WAIT };
         // SAFETY: the mode is ours; NULL leaves the collection settings alone.
         let ok = unsafe { SetNamedPipeHandleState(file, &mut mode, null_mut(), null_mut()) };
         trace!("SetNamedPipeHandleState({file:?}, {mode:#x}) = {ok}");
         ok != FALSE
     }
+}
+
+/// The pipe handle's read and completion modes (`GetNamedPipeHandleStateA`).
+fn handle_state(file: HANDLE) -> Option<DWORD> {
+    let (mut state, none): (DWORD, *mut DWORD) = (0, null_mut());
+    // SAFETY: the state pointer is ours; the other out-parameters are NULL, which
+    // GetNamedPipeHandleStateA allows.
+    let ok = unsafe { GetNamedPipeHandleStateA(file, &mut state, none, none, none, null_mut(), 0) };
+    (ok != FALSE).then_some(state)
+}
+
+/// Whether the handle is in blocking completion mode (`PIPE_WAIT`), as winpipe keeps it.
+fn completion_mode_is_wait(file: HANDLE) -> bool {
+    handle_state(file).is_some_and(|state| state & PIPE_NOWAIT == 0)
 }
 
 fn blank_overlapped(event: HANDLE) -> OVERLAPPED {
@@ -1108,8 +1120,10 @@ pub(crate) fn write_quota(file: &Handle) -> Result<(usize, usize), Code> {
     let free = info.WriteQuotaAvailable;
     let file = file.raw();
     trace!("NtQueryInformationFile({file:?}) = {status:#x} free={free} quota={quota}");
+    // The query completes at once (NPFS never pends it); anything but success is
+    // an error, and `info` is read only then.
     match status {
-        0.. => Ok((free as usize, quota as usize)),
+        0 => Ok((free as usize, quota as usize)),
         _ => Err(status as u32),
     }
 }

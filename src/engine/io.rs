@@ -64,6 +64,13 @@ fn write_stopped(why: Why) -> io::Result<usize> {
     }
 }
 
+/// What a write waiting for its turn (one write at a time per stream, clones
+/// included) does under `policy` at `now`: wait, at most the time returned (`None`:
+/// without limit), or stop with the error the write returns.
+pub(crate) fn wait_for_write_turn(policy: Policy, now: Duration) -> io::Result<Option<Duration>> {
+    decide(policy, now).or_else(|why| write_stopped(why).map(|_| None))
+}
+
 fn shut_for_writing() -> io::Error {
     io::Error::new(
         ErrorKind::BrokenPipe,
@@ -358,11 +365,17 @@ fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> A
         port.set_nowait(false, messages);
     }
     match clamped(done, buf.len()) {
-        Completion { bytes: 0, error }
-            if error.is_none() || error == Some(ERROR_OPERATION_ABORTED) =>
-        {
-            AtOnce::Nothing
-        }
+        Completion {
+            bytes: 0,
+            error: None,
+        } => AtOnce::Nothing,
+        // It pended after all (the mode was not what was set: other code changed it
+        // meanwhile) and was cancelled: the peer may hold part of it, and NPFS reports
+        // 0 bytes, so it must not be sent again.
+        Completion {
+            bytes: 0,
+            error: Some(ERROR_OPERATION_ABORTED),
+        } => AtOnce::Moved(Err(cancelled_in_flight())),
         Completion {
             bytes: 0,
             error: Some(code),
@@ -508,6 +521,12 @@ fn past_empty_message(
     });
     match done.error {
         _ if done.bytes > 0 => Ok(done.bytes.min(1)),
+        // The pipe end is in a writer's brief nonblocking mode: look again shortly.
+        Some(ERROR_NO_DATA) => {
+            port.nap(wait.map_or(*pause, |left| left.min(*pause)));
+            *pause = (*pause * 2).min(Duration::from_millis(50));
+            Ok(0)
+        }
         Some(code) if !is_eof(code) && code != ERROR_OPERATION_ABORTED => Err(code),
         _ => Ok(0),
     }

@@ -18,7 +18,9 @@ pub(crate) mod io;
 
 pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};
-pub(crate) use io::{peek, read, read_vectored, write, write_vectored, MAX_WRITE};
+pub(crate) use io::{
+    peek, read, read_vectored, wait_for_write_turn, write, write_vectored, MAX_WRITE,
+};
 
 use std::time::Duration;
 

@@ -1,9 +1,10 @@
 //! Settings shared by a stream (or listener) and its clones, and the wake-up of calls
 //! blocked on them when a setting changes.
 
-use crate::engine::{Policy, Settings};
+use crate::engine::{self, Clock, Policy, Settings};
 use crate::sys::{self, Wakeups};
-use std::sync::{Arc, Condvar, Mutex};
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Settings plus the operations in flight that obey them.
@@ -20,6 +21,8 @@ struct State {
     settings: Settings,
     /// Counts changes, so that a pause can tell whether one came since it looked.
     generation: u64,
+    /// A write of this stream or a clone is in flight (see `write_turn`).
+    writing: bool,
 }
 
 impl Shared {
@@ -70,6 +73,24 @@ impl Shared {
         self.wakeups.wake(|wake| old.wakes(&new, wake));
     }
 
+    /// Waits until no other write of this stream or its clones is in flight, for as long
+    /// as the write policy lets a write wait (timed from `clock`), and takes the turn
+    /// until the returned guard is dropped. A write asks for the pipe's free quota and
+    /// then hands over at most that, which must still be free when it is issued:
+    /// another writer in between could make it pend, and a pending write that the
+    /// peer read part of reports 0 bytes when cancelled (NPFS), which would then be
+    /// sent again or reported as not sent. Setters wake the waiters, which read the
+    /// new settings; the error is the one the write itself would return.
+    pub(crate) fn write_turn(&self, clock: &impl Clock) -> io::Result<WriteTurn<'_>> {
+        let mut state = sys::lock(&self.state);
+        while state.writing {
+            let wait = engine::wait_for_write_turn(state.settings.write_policy(), clock.now())?;
+            state = wait_on(&self.changed, state, wait);
+        }
+        state.writing = true;
+        Ok(WriteTurn(self))
+    }
+
     /// Sleeps for `pause`, or until a change after the one `seen` (a generation from
     /// `snapshot`) comes, whichever is first.
     pub(crate) fn pause(&self, pause: Duration, seen: u64) {
@@ -85,5 +106,83 @@ impl Shared {
                 .wait_timeout(state, left)
                 .map_or_else(|poisoned| poisoned.into_inner().0, |(state, _)| state);
         }
+    }
+}
+
+/// A write's turn (`Shared::write_turn`); dropping it lets the next write go.
+pub(crate) struct WriteTurn<'a>(&'a Shared);
+
+impl Drop for WriteTurn<'_> {
+    fn drop(&mut self) {
+        sys::lock(&self.0.state).writing = false;
+        self.0.changed.notify_all();
+    }
+}
+
+/// Waits on `changed`, at most `limit` (`None`: until signalled), ignoring poisoning.
+fn wait_on<'a>(
+    changed: &Condvar,
+    state: MutexGuard<'a, State>,
+    limit: Option<Duration>,
+) -> MutexGuard<'a, State> {
+    match limit {
+        None => changed.wait(state).unwrap_or_else(|p| p.into_inner()),
+        Some(limit) => changed
+            .wait_timeout(state, limit)
+            .map_or_else(|p| p.into_inner().0, |(state, _)| state),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Since;
+    use std::io::ErrorKind;
+    use std::thread;
+
+    /// A write waits for another write's turn no longer than its policy allows, is
+    /// woken by a setter, and gets the turn once the other write is done.
+    #[test]
+    fn writes_take_turns_within_their_policy() {
+        let shared = Shared::new();
+        let turn = shared.write_turn(&Since::start()).unwrap();
+        shared.update(|s| s.nonblocking = true);
+        let err = shared.write_turn(&Since::start()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::WouldBlock);
+        shared.update(|s| {
+            s.nonblocking = false;
+            s.write_timeout = Some(Duration::from_millis(100));
+        });
+        let start = Instant::now();
+        let err = shared.write_turn(&Since::start()).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(
+            start.elapsed() >= Duration::from_millis(90),
+            "{:?}",
+            start.elapsed()
+        );
+        // No timeout: it waits until a shutdown wakes it, with the write's error.
+        shared.update(|s| s.write_timeout = None);
+        let waiter = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.write_turn(&Since::start()).map(drop))
+        };
+        thread::sleep(Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "a write took a turn that was not free"
+        );
+        shared.update(|s| s.shut_write = true);
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+        // Once the turn is given back, the next write gets it at once.
+        shared.update(|s| s.shut_write = false);
+        let waiter = {
+            let shared = shared.clone();
+            thread::spawn(move || shared.write_turn(&Since::start()).map(drop))
+        };
+        thread::sleep(Duration::from_millis(20));
+        drop(turn);
+        waiter.join().unwrap().unwrap();
     }
 }

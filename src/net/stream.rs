@@ -449,13 +449,18 @@ impl Write for WinStream {
     }
 }
 
-/// Threads may write through one `&WinStream` at once: each write is handed to the
-/// system whole, so writes do not interleave within one call's bytes.
+/// Threads may write through one `&WinStream` (or clones) at once: the writes take
+/// turns, each handed to the system whole, so writes do not interleave within one
+/// call's bytes, and a timed write waits for its turn no longer than its timeout.
 impl Write for &WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let clock = Since::start();
         self.check_pipe()?;
         let policy = self.write_policy();
+        let _turn = match buf.is_empty() {
+            true => None,
+            false => Some(self.shared.write_turn(&clock)?),
+        };
         engine::write(
             &mut self.pipe(),
             buf,
@@ -470,6 +475,10 @@ impl Write for &WinStream {
         self.check_pipe()?;
         let policy = self.write_policy();
         let quota = &mut || self.free_quota();
+        let _turn = match bufs.iter().all(|b| b.is_empty()) {
+            true => None,
+            false => Some(self.shared.write_turn(&clock)?),
+        };
         with_scratch(&self.write_scratch, |scratch| {
             engine::write_vectored(&mut self.pipe(), bufs, scratch, quota, &policy, &clock)
         })
