@@ -222,30 +222,29 @@ mod stream {
     impl WinStream {
         /// Who is at the other end, as far as Windows vouches for it: the client of a
         /// server end (its token, read while impersonating it), or the server of a
-        /// client (`server_from`: the pipe's descriptor and the server's token).
-        fn peer(&self) -> io::Result<Peer> {
+        /// client (`server_from`: the pipe's descriptor and the server's token). `me`
+        /// is this process's token if the caller has read it already.
+        fn peer(&self, me: Option<&TokenFacts>) -> io::Result<Peer> {
             match self.side {
                 Side::Server => Peer::from_token(&sys::client_token(&self.handle)?),
                 Side::Client => {
                     let pipe = SecurityDescriptor::parse(&sys::pipe_security(&self.handle)?)?;
-                    server_from(
-                        &pipe,
-                        sys::server_process_token(&self.handle),
-                        &self.caller()?,
-                    )
+                    let user = match me {
+                        Some(me) => me.user.clone(),
+                        None => sys::own_token()?.user,
+                    };
+                    let caller = self.caller(user);
+                    server_from(&pipe, sys::server_process_token(&self.handle), &caller)
                 }
             }
         }
 
-        /// This client, as `server_from` weighs it: its user, and whether the server
-        /// runs in its session (a session that cannot be read counts as another).
-        fn caller(&self) -> io::Result<Caller> {
+        /// This client, of `user`, as `server_from` weighs it: whether the server runs
+        /// in its session (a session that cannot be read counts as another).
+        fn caller(&self, user: Sid) -> Caller {
             let server = sys::peer_session_id(&self.handle, false);
             let same_session = matches!((server, sys::own_session_id()), (Ok(a), Ok(b)) if a == b);
-            Ok(Caller {
-                user: sys::own_token()?.user,
-                same_session,
-            })
+            Caller { user, same_session }
         }
 
         /// The user at the other end: the client's user on a stream from
@@ -278,7 +277,7 @@ mod stream {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn peer_user(&self) -> io::Result<Sid> {
-            self.peer().map(|peer| peer.user)
+            self.peer(None).map(|peer| peer.user)
         }
 
         /// The integrity level of the process at the other end, from its token (or,
@@ -295,7 +294,7 @@ mod stream {
         /// # Ok::<(), std::io::Error>(())
         /// ```
         pub fn peer_integrity_level(&self) -> io::Result<IntegrityLevel> {
-            self.peer().map(|peer| peer.integrity)
+            self.peer(None).map(|peer| peer.integrity)
         }
 
         /// Whether the other end is this process's user *with this process's trust*:
@@ -313,7 +312,7 @@ mod stream {
         /// ```
         pub fn peer_is_same_user(&self) -> io::Result<bool> {
             let me = sys::own_token()?;
-            Ok(distrust(&self.peer()?, &me.user, me.level()?).is_none())
+            Ok(distrust(&self.peer(Some(&me))?, &me.user, me.level()?).is_none())
         }
 
         /// The Windows session of the process at the other end
@@ -343,7 +342,7 @@ mod stream {
                 ServerUser::Is(user) => user.clone(),
                 ServerUser::Current => me.user.clone(),
             };
-            let why = match self.peer() {
+            let why = match self.peer(Some(&me)) {
                 Ok(peer) => distrust(&peer, &expected, me.level()?),
                 Err(err) => Some(format!("cannot be identified ({err})")),
             };

@@ -194,9 +194,10 @@ impl Inner {
         })
     }
 
-    /// The buffer size our writes meet: the smaller of the two, as created.
+    /// The buffer size our writes meet: the outbound one, as created (a server end
+    /// writes to the queue `out_buffer` sizes).
     fn quota(&self) -> usize {
-        self.in_buffer.min(self.out_buffer) as usize
+        self.out_buffer as usize
     }
 }
 
