@@ -22,7 +22,7 @@ use crate::engine::{
     clamp_len, os_error, Code, Completion, Dial, Issued, Peeked, Pending, Port, Request, Wake,
 };
 use crate::ffi::*;
-use crate::net::TokenFacts;
+use crate::net::{Shared, TokenFacts};
 use crate::Sid;
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -258,10 +258,12 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A pipe handle as the engine uses it: each operation gets its own OVERLAPPED, on
-/// the stack of `submit`, and is registered with `wakeups` while it is pending.
+/// the stack of `submit`, and is registered with the shared wake-ups while it is
+/// pending.
 pub(crate) struct Pipe<'a> {
     pub file: &'a Handle,
-    pub wakeups: &'a Wakeups,
+    /// The settings of the stream (or listener) and its clones, with their wake-ups.
+    pub shared: &'a Shared,
 }
 
 /// Hands `request` to the kernel with `ov`; returns the call's result and name.
@@ -322,7 +324,7 @@ impl Port for Pipe<'_> {
             wakeups: None,
         };
         trace!("{}({:?}, len={}) = {} err={}", what, file, len, ok, err);
-        let result = op.hand_over(err, self.wakeups, wake, drive);
+        let result = op.hand_over(err, self.shared.wakeups(), wake, drive);
         // If the engine left the operation unsettled, it is cancelled and awaited here;
         // after that the kernel no longer signals the event, and the thread may reuse it.
         drop(op);
@@ -361,6 +363,10 @@ impl Port for Pipe<'_> {
 
     fn reads_messages(&mut self) -> bool {
         handle_state(self.file.raw()).is_some_and(|state| state & PIPE_READMODE_MESSAGE != 0)
+    }
+
+    fn end_of_stream(&mut self) {
+        self.shared.update(|s| s.ended = true);
     }
 
     fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
@@ -528,14 +534,16 @@ pub(crate) struct InstanceSpec<'a> {
     pub security: Option<&'a Descriptor>,
 }
 
-/// Pipe mode and access for every server instance: byte stream, blocking mode (the
-/// overlapped flag gives asynchrony), remote clients rejected unless asked.
+/// Pipe mode and access for every server instance: message type, so that it can carry
+/// the zero-length message that ends a stream, read in message mode (so that a read
+/// sees that message: in byte mode it may be skipped), blocking mode (the overlapped
+/// flag gives asynchrony), remote clients rejected unless asked.
 fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
     let mut open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
     if first {
         open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
     }
-    let mut pipe_mode = PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT;
+    let mut pipe_mode = PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT;
     if reject_remote {
         pipe_mode |= PIPE_REJECT_REMOTE_CLIENTS;
     }
@@ -1035,6 +1043,8 @@ pub(crate) struct PipeInfo {
     /// The smaller of the two buffer sizes. 0 is a real size: a write then waits
     /// until the reader has read all of it.
     pub buffer: usize,
+    /// A message-type pipe, which can carry the end-of-stream marker.
+    pub message_type: bool,
 }
 
 /// Asks `GetNamedPipeInfo`. It fails for a handle that is not a pipe, but also for a
@@ -1065,7 +1075,23 @@ pub(crate) fn pipe_info(file: &Handle) -> Result<PipeInfo, Code> {
     Ok(PipeInfo {
         server_end: flags & PIPE_SERVER_END != 0,
         buffer: out_size.min(in_size) as usize,
+        message_type: flags & PIPE_TYPE_MESSAGE != 0,
     })
+}
+
+/// Puts a client end of a message-type pipe in message read mode
+/// (`SetNamedPipeHandleState`, which needs the `FILE_WRITE_ATTRIBUTES` winpipe's
+/// clients ask for), so that its reads see the end-of-stream marker.
+pub(crate) fn read_messages(file: &Handle) -> Result<(), Code> {
+    let mut mode = PIPE_READMODE_MESSAGE | PIPE_WAIT;
+    // SAFETY: the mode is ours; NULL leaves the collection settings alone.
+    let ok = unsafe { SetNamedPipeHandleState(file.raw(), &mut mode, null_mut(), null_mut()) };
+    let result = outcome(ok);
+    trace!(
+        "SetNamedPipeHandleState({:?}, {mode:#x}) = {result:?}",
+        file.raw()
+    );
+    result
 }
 
 /// Whether `file` is a pipe (`GetFileType`): a property of the handle's device, so it
@@ -1135,55 +1161,4 @@ impl AsRawHandle for Handle {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Remote clients cannot be tested here (no second machine, and Wine does not
-    /// enforce the flag), so the flags themselves are checked.
-    #[test]
-    fn server_instances_reject_remote_clients_unless_asked() {
-        let (open_mode, pipe_mode) = create_flags(true, true);
-        assert_ne!(pipe_mode & PIPE_REJECT_REMOTE_CLIENTS, 0);
-        assert_ne!(open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE, 0);
-        assert_ne!(open_mode & FILE_FLAG_OVERLAPPED, 0);
-        let (open_mode, pipe_mode) = create_flags(false, false);
-        assert_eq!(pipe_mode & PIPE_REJECT_REMOTE_CLIENTS, 0);
-        assert_eq!(open_mode & FILE_FLAG_FIRST_PIPE_INSTANCE, 0);
-        assert_eq!(pipe_mode, PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT);
-    }
-
-    #[test]
-    fn clients_grant_the_impersonation_level_asked() {
-        for level in [
-            SECURITY_ANONYMOUS,
-            SECURITY_IDENTIFICATION,
-            SECURITY_IMPERSONATION,
-            SECURITY_DELEGATION,
-        ] {
-            let flags = client_flags(level);
-            assert_ne!(flags & SECURITY_SQOS_PRESENT, 0);
-            assert_eq!(flags & 0x0003_0000, level);
-            assert_ne!(flags & FILE_FLAG_OVERLAPPED, 0);
-        }
-    }
-
-    #[test]
-    fn waits_round_up_and_stay_below_infinite() {
-        assert_eq!(wait_millis(None), INFINITE);
-        assert_eq!(wait_millis(Some(Duration::from_nanos(1))), 1);
-        assert_eq!(wait_millis(Some(Duration::from_micros(1500))), 2);
-        assert_eq!(wait_millis(Some(Duration::from_millis(7))), 7);
-        assert_eq!(wait_millis(Some(Duration::MAX)), INFINITE - 1);
-    }
-
-    #[test]
-    fn names_the_ansi_calls_cannot_take_are_refused() {
-        assert_eq!(c_name("a\u{0}b").err(), Some(ERROR_INVALID_NAME));
-        assert_eq!(
-            c_name(&"x".repeat(NAME_CAPACITY)).err(),
-            Some(ERROR_INVALID_NAME)
-        );
-        let c = c_name("abc").unwrap();
-        assert_eq!(&c[..4], b"abc\0");
-    }
-}
+mod tests;

@@ -349,29 +349,36 @@ fn message_mode_server(name: &str) -> (WinStream, RawEnd) {
 }
 
 /// A peek on a message-mode handle whose next message is empty (go-winio's
-/// `CloseWrite` sends one): PeekNamedPipe copies nothing and a zero-byte ReadFile does
-/// not take the empty message, so waiting for data spun. The peek takes the empty
-/// message and shows what follows; the read then returns it.
+/// `CloseWrite` sends one, and so does winpipe's `shutdown(Write)`): PeekNamedPipe
+/// copies nothing, and a zero-byte ReadFile completes with success there (not with
+/// ERROR_MORE_DATA as at data). Once the spin of a peek that waited again and again;
+/// now it is the end of the stream: the peek and every later read return `Ok(0)`,
+/// even though the peer wrote on.
 #[test]
-fn a_peek_gets_past_an_empty_message() {
+fn a_peek_at_an_empty_message_is_the_end_of_the_stream() {
     within(LIMIT, || {
         let (stream, client) = message_mode_server(&pipe_name("peek_empty_message"));
         stream
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
+        assert_eq!(client.write(b"first"), Ok(5));
         assert_eq!(client.write(b""), Ok(0));
         assert_eq!(client.write(b"hello"), Ok(5));
         let started = std::time::Instant::now();
         let mut buf = [0u8; 16];
-        let peeked = stream.peek(&mut buf).expect("peek past an empty message");
-        assert_eq!(&buf[..peeked], b"hello");
+        assert_eq!(stream.peek(&mut buf).unwrap(), 5);
+        assert_eq!((&stream).read(&mut buf).unwrap(), 5);
+        assert_eq!(&buf[..5], b"first");
+        assert_eq!(stream.peek(&mut buf).expect("peek at the end"), 0);
+        assert_eq!((&stream).read(&mut buf).unwrap(), 0);
+        stream.set_nonblocking(true).unwrap();
+        assert_eq!((&stream).read(&mut buf).unwrap(), 0);
         assert!(
             started.elapsed() < Duration::from_secs(1),
             "{:?}",
             started.elapsed()
         );
-        assert_eq!((&stream).read(&mut buf).unwrap(), 5);
-        assert_eq!(&buf[..5], b"hello");
+        drop(client);
     });
 }
 

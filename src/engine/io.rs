@@ -108,8 +108,18 @@ fn outcome(
     }
 }
 
-/// Reads into `buf`; `Ok(0)` only at end of stream, after a read shutdown, or for an
-/// empty `buf`.
+/// Whether a read of a non-empty buffer took the peer's end-of-stream marker: it
+/// completed, successfully, with no byte. Only a zero-length message does that: a
+/// zero-length write on a byte-type pipe moves nothing and completes no read (NPFS
+/// `NpWriteDataQueue`; Wine's `test_blocking_rw` on Windows), and a read that found
+/// nothing fails (ERROR_NO_DATA in PIPE_NOWAIT) or pends. A read the engine was
+/// cancelling may still have taken it.
+fn is_marker(done: Completion) -> bool {
+    done.bytes == 0 && done.error.is_none()
+}
+
+/// Reads into `buf`; `Ok(0)` only at end of stream (the peer closed, or sent its
+/// end-of-stream marker), after a read shutdown, or for an empty `buf`.
 pub(crate) fn read(
     port: &mut impl Port,
     buf: &mut [u8],
@@ -134,6 +144,10 @@ pub(crate) fn read(
         let (done, why) = port.submit(Request::Read(&mut buf[..len]), READ, |issued| {
             drive(issued, Stop::ByPolicy, policy, clock)
         });
+        if is_marker(done) {
+            port.end_of_stream();
+            return Ok(0);
+        }
         if done.bytes == 0 && done.error == Some(ERROR_NO_DATA) {
             if let Err(why) = nothing_yet(port, &mut pause, policy, clock) {
                 return read_stopped(why);
@@ -159,9 +173,15 @@ fn nothing_yet(
     clock: &impl Clock,
 ) -> Result<(), Why> {
     let wait = decide(policy(), clock.now())?;
+    back_off(port, pause, wait);
+    Ok(())
+}
+
+/// Naps for `pause`, at most `wait` (`None`: no deadline), and doubles `pause` up to
+/// 50 ms for the next time.
+fn back_off(port: &mut impl Port, pause: &mut Duration, wait: Option<Duration>) {
     port.nap(wait.map_or(*pause, |left| left.min(*pause)));
     *pause = (*pause * 2).min(Duration::from_millis(50));
-    Ok(())
 }
 
 /// How much one write may hand over, and what may stop it, under `policy`: `free`
@@ -353,10 +373,6 @@ fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> A
         dir: Dir::Write,
         stop: Stop::ByPolicy,
     };
-    let at_once = || Policy {
-        nonblocking: true,
-        ..Policy::default()
-    };
     let (done, _) = port.submit(Request::Write(buf), wake, |issued| {
         drive(issued, Stop::ByPolicy, &at_once, clock)
     });
@@ -403,15 +419,42 @@ fn unknowable(
     })
 }
 
+/// Sends the end-of-stream marker after a write shutdown: one zero-length WriteFile.
+/// On a message-type pipe it queues an empty message, which is charged no quota and
+/// so completes at once, even behind a full buffer (NPFS `NpWriteDataQueue`,
+/// `NpAddDataQueueEntry`; Wine's `test_blocking_rw` on Windows: "empty write will not
+/// block"). The caller sends it once, after the stream's last write. A peer already
+/// gone needs none: `Ok`.
+pub(crate) fn end_writes(port: &mut impl Port, clock: &impl Clock) -> io::Result<()> {
+    let wake = Wake {
+        dir: Dir::Write,
+        stop: Stop::ByPolicy,
+    };
+    let (done, _) = port.submit(Request::Write(&[]), wake, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    match done.error {
+        None | Some(ERROR_NO_DATA | ERROR_BROKEN_PIPE | ERROR_PIPE_NOT_CONNECTED) => Ok(()),
+        // It pended after all, and was cancelled: nothing was sent.
+        Some(ERROR_OPERATION_ABORTED) => Err(io::Error::other(
+            "the end of stream could not be sent: the pipe did not take an empty message",
+        )),
+        Some(code) => Err(write_error(code)),
+    }
+}
+
 /// Copies into `buf` what is buffered without taking it, waiting for data as a read
 /// would; `Ok(0)` at end of stream, after a read shutdown or for an empty `buf`.
 ///
 /// An empty message at the head of a message-type pipe's queue stops PeekNamedPipe,
-/// which copies nothing although bytes may follow, and a zero-byte ReadFile completes
-/// at once without taking it (NPFS's `NpPeek` peeks one message; `NpReadDataQueue`
-/// takes nothing for a zero-length buffer). A read skips such a message, so a peek
-/// that meets one takes it (`past_empty_message`) instead of waiting again, which
-/// would spin.
+/// which copies nothing although bytes may follow; it is the peer's end-of-stream
+/// marker. A handle in message read mode can find it: a zero-byte read completes
+/// with success at such a message (and takes it, if it was waiting when the message
+/// came), and with ERROR_MORE_DATA at data (from Windows 8 on); a one-byte read takes
+/// it whole (NPFS `NpWriteDataQueue`, `NpReadDataQueue`; Wine's `test_blocking_rw` on
+/// Windows). Either way the peek ends there, and so do later reads. In byte read
+/// mode a zero-byte read completes at data and at the marker alike, and a read would
+/// take the bytes after the marker, so the peek pauses until a read takes it.
 pub(crate) fn peek(
     port: &mut impl Port,
     buf: &mut [u8],
@@ -419,6 +462,7 @@ pub(crate) fn peek(
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
+    let messages = port.reads_messages();
     let mut stalled = false;
     let mut pause = Duration::from_millis(1);
     loop {
@@ -435,22 +479,35 @@ pub(crate) fn peek(
         }
         let wait = match decide(policy(), clock.now()) {
             Ok(wait) => wait,
+            // Nonblocking: a marker PeekNamedPipe cannot show still ends the stream.
+            Err(Why::WouldBlock) if messages && marker_heads(port, clock) => {
+                port.end_of_stream();
+                return Ok(0);
+            }
             Err(why) => return read_stopped(why),
         };
         // Bytes queued but none copied, or a wait for data that ended with nothing
         // to copy: an empty message heads the queue.
         if seen.queued > 0 || stalled {
             match past_empty_message(port, &mut buf[..1], &mut pause, wait, clock) {
-                Ok(0) => {}
-                Ok(taken) => return Ok(taken),
-                Err(code) => return Err(os_error(code)),
+                Past::Nothing => {}
+                Past::Took(taken) => return Ok(taken),
+                Past::Ended => {
+                    port.end_of_stream();
+                    return Ok(0);
+                }
+                Past::Failed(code) => return Err(os_error(code)),
             }
             stalled = false;
             continue;
         }
-        match wait_for_data(port, &mut pause, policy, clock) {
+        match wait_for_data(port, messages, &mut pause, policy, clock) {
             Waited::Woke => stalled = true,
             Waited::Again => {}
+            Waited::Ended => {
+                port.end_of_stream();
+                return Ok(0);
+            }
             Waited::Done(result) => return result,
         }
     }
@@ -462,14 +519,18 @@ enum Waited {
     Woke,
     /// It was cancelled by a setter, or the pipe end was in PIPE_NOWAIT: peek again.
     Again,
+    /// It met the peer's end-of-stream marker (message read mode).
+    Ended,
     /// The peek's result: end of stream, a stop, an error.
     Done(io::Result<usize>),
 }
 
-/// A zero-byte read, which completes when data arrives without taking any (on a
-/// message-mode handle with ERROR_MORE_DATA, from Windows 8 on).
+/// A zero-byte read, which completes when data arrives without taking any: in
+/// message read mode with ERROR_MORE_DATA (from Windows 8 on), and with success only
+/// at the peer's end-of-stream marker, even if it was being cancelled.
 fn wait_for_data(
     port: &mut impl Port,
+    messages: bool,
     pause: &mut Duration,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
@@ -478,6 +539,7 @@ fn wait_for_data(
         drive(issued, Stop::ByPolicy, policy, clock)
     });
     match (done.error, why) {
+        (None, _) if messages => Waited::Ended,
         (Some(code), _) if is_eof(code) => Waited::Done(Ok(0)),
         (None | Some(ERROR_OPERATION_ABORTED | ERROR_MORE_DATA), Some(why)) => {
             Waited::Done(read_stopped(why))
@@ -492,43 +554,66 @@ fn wait_for_data(
     }
 }
 
+/// Whether the peer's end-of-stream marker heads the queue of a handle in message
+/// read mode: a zero-byte read issued not to wait completes with success there.
+fn marker_heads(port: &mut impl Port, clock: &impl Clock) -> bool {
+    let (done, _) = port.submit(Request::Read(&mut []), READ, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    done.error.is_none()
+}
+
+/// The policy of an operation that must not wait.
+fn at_once() -> Policy {
+    Policy {
+        nonblocking: true,
+        ..Policy::default()
+    }
+}
+
+/// What getting past an empty message at the head of the queue did.
+enum Past {
+    /// Nothing yet: peek again.
+    Nothing,
+    /// Another thread's read raced it and left it a byte, which it returns.
+    Took(usize),
+    /// It took the peer's end-of-stream marker.
+    Ended,
+    Failed(Code),
+}
+
 /// Gets a peek past an empty message that heads the queue. A handle that reads in
 /// message mode takes it with a one-byte read, which stops at the message's end and
-/// so takes no byte; the read is not let wait (if the queue was empty after all, it
-/// is cancelled at once). Only another thread reading the same direction at the same
-/// moment could leave a byte to it: that byte is returned (a read will not return it
-/// again). A handle in byte read mode would read on into the next message, so it
-/// pauses instead (1 ms, doubling up to 50 ms, at most `wait`) until a read takes the
-/// message. Either way the caller peeks again: nothing spins.
+/// so takes no byte: that is the end of the stream. The read is not let wait (if the
+/// queue was empty after all, it is cancelled at once). Only another thread reading
+/// the same direction at the same moment could leave a byte to it: that byte is
+/// returned (a read will not return it again). A handle in byte read mode would read
+/// on into the next message, so it pauses instead (1 ms, doubling up to 50 ms, at
+/// most `wait`) until a read takes the message. Nothing spins.
 fn past_empty_message(
     port: &mut impl Port,
     byte: &mut [u8],
     pause: &mut Duration,
     wait: Option<Duration>,
     clock: &impl Clock,
-) -> Result<usize, Code> {
+) -> Past {
     if !port.reads_messages() {
-        port.nap(wait.map_or(*pause, |left| left.min(*pause)));
-        *pause = (*pause * 2).min(Duration::from_millis(50));
-        return Ok(0);
+        back_off(port, pause, wait);
+        return Past::Nothing;
     }
-    let at_once = || Policy {
-        nonblocking: true,
-        ..Policy::default()
-    };
     let (done, _) = port.submit(Request::Read(byte), READ, |issued| {
         drive(issued, Stop::ByPolicy, &at_once, clock)
     });
     match done.error {
-        _ if done.bytes > 0 => Ok(done.bytes.min(1)),
+        _ if done.bytes > 0 => Past::Took(done.bytes.min(1)),
+        None => Past::Ended,
         // The pipe end is in a writer's brief nonblocking mode: look again shortly.
         Some(ERROR_NO_DATA) => {
-            port.nap(wait.map_or(*pause, |left| left.min(*pause)));
-            *pause = (*pause * 2).min(Duration::from_millis(50));
-            Ok(0)
+            back_off(port, pause, wait);
+            Past::Nothing
         }
-        Some(code) if !is_eof(code) && code != ERROR_OPERATION_ABORTED => Err(code),
-        _ => Ok(0),
+        Some(code) if !is_eof(code) && code != ERROR_OPERATION_ABORTED => Past::Failed(code),
+        _ => Past::Nothing,
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) mod io;
 pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};
 pub(crate) use io::{
-    peek, read, read_vectored, wait_for_write_turn, write, write_vectored, MAX_WRITE,
+    end_writes, peek, read, read_vectored, wait_for_write_turn, write, write_vectored, MAX_WRITE,
 };
 
 use std::time::Duration;
@@ -155,6 +155,11 @@ pub(crate) trait Port {
     fn nap(&mut self, pause: Duration) {
         std::thread::sleep(pause);
     }
+
+    /// A read took the peer's end-of-stream marker (a zero-length message, which
+    /// the peer's `shutdown(Write)` sends): from now on reads and peeks of this end
+    /// and its clones return `Ok(0)` (`Settings::ended`).
+    fn end_of_stream(&mut self);
 }
 
 /// What `PeekNamedPipe` saw.
@@ -207,6 +212,8 @@ pub(crate) struct Settings {
     pub nonblocking: bool,
     pub shut_read: bool,
     pub shut_write: bool,
+    /// The peer's end-of-stream marker was read: reads end as after a read shutdown.
+    pub ended: bool,
 }
 
 impl Settings {
@@ -226,7 +233,7 @@ impl Settings {
         Policy {
             timeout: self.read_timeout,
             nonblocking: self.nonblocking,
-            shut: self.shut_read,
+            shut: self.shut_read || self.ended,
         }
     }
 

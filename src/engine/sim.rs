@@ -269,4 +269,8 @@ impl Port for SimPort {
         let pipe = self.0.borrow();
         pipe.clock.advance_to(pipe.clock.now() + pause);
     }
+
+    fn end_of_stream(&mut self) {
+        panic!("a read of the simulated byte-type pipe completed with no byte")
+    }
 }

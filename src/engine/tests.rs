@@ -15,6 +15,13 @@ fn blocking() -> impl Fn() -> Policy {
     || Policy::default()
 }
 
+fn nonblocking() -> impl Fn() -> Policy {
+    || Policy {
+        nonblocking: true,
+        ..Policy::default()
+    }
+}
+
 fn timeout(t: u64) -> impl Fn() -> Policy {
     move || Policy {
         timeout: Some(ms(t)),
@@ -216,6 +223,10 @@ impl Port for AbortOnce {
 
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
         self.inner.peek(buf)
+    }
+
+    fn end_of_stream(&mut self) {
+        self.inner.end_of_stream();
     }
 }
 
@@ -696,6 +707,10 @@ impl Port for Instance {
     fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
         unreachable!("peek on a listening instance")
     }
+
+    fn end_of_stream(&mut self) {
+        unreachable!("an instance only connects")
+    }
 }
 
 impl Listen for ScriptedListen {
@@ -937,6 +952,10 @@ impl Port for LengthPort {
         self.lengths.push(buf.len());
         Ok(buf.len())
     }
+
+    fn end_of_stream(&mut self) {
+        unreachable!("a byte-type pipe carries no end-of-stream marker")
+    }
 }
 
 /// Buffers over 4 GiB: one ReadFile or PeekNamedPipe asks for u32::MAX bytes, and a
@@ -1009,6 +1028,8 @@ struct Messages {
     clock: SimClock,
     naps: Vec<Duration>,
     reads: usize,
+    /// The engine said it took the end-of-stream marker.
+    ended: bool,
 }
 
 impl Messages {
@@ -1019,6 +1040,7 @@ impl Messages {
             clock: SimClock::default(),
             naps: Vec::new(),
             reads: 0,
+            ended: false,
         }
     }
 }
@@ -1038,10 +1060,16 @@ impl Port for Messages {
             !self.queue.is_empty(),
             "a read that would wait: not modelled"
         );
+        // A zero-byte read takes nothing, not even an empty message; in message mode
+        // it says ERROR_MORE_DATA at data (Windows 8 on).
+        let data_waits = self.queue.front().is_some_and(|m| !m.is_empty());
+        if buf.is_empty() && self.message_mode && data_waits {
+            return drive(Issued::Done(Completion::failed(ERROR_MORE_DATA)));
+        }
         let mut n = 0;
         while let Some(head) = self.queue.front_mut() {
             if buf.is_empty() {
-                break; // a zero-byte read takes nothing, not even an empty message
+                break;
             }
             let take = head.len().min(buf.len() - n);
             buf[n..n + take].copy_from_slice(&head[..take]);
@@ -1080,23 +1108,58 @@ impl Port for Messages {
         self.naps.push(pause);
         self.clock.advance_to(self.clock.now() + pause);
     }
+
+    fn end_of_stream(&mut self) {
+        self.ended = true;
+    }
 }
 
 #[test]
-fn peek_takes_an_empty_first_message_in_message_read_mode() {
-    // Before, the zero-byte read completed at once and PeekNamedPipe copied nothing,
-    // round after round: the peek spun.
-    let mut port = Messages::new(&[b"", b"", b"next"], true);
+fn a_peek_at_an_empty_first_message_in_message_read_mode_is_the_end() {
+    // The zero-byte read completes with success at the marker (ERROR_MORE_DATA at
+    // data), and PeekNamedPipe copies nothing: the peek takes the marker and ends.
+    let mut port = Messages::new(&[b"", b"next"], true);
     let clock = port.clock.clone();
     let mut buf = [0; 8];
-    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
-    assert_eq!(&buf[..4], b"next");
+    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 0);
+    assert!(port.ended, "the end of stream was not reported");
+    assert_eq!(port.queue, [b"next".to_vec()], "only the marker was taken");
+    // Nonblocking, the peek still finds the marker (PeekNamedPipe shows nothing).
+    let mut port = Messages::new(&[b""], true);
+    let clock = port.clock.clone();
     assert_eq!(
-        port.queue,
-        [b"next".to_vec()],
-        "only the empty messages were taken"
+        peek(&mut port, &mut buf, &nonblocking(), &clock).unwrap(),
+        0
     );
-    assert_eq!(port.reads, 2, "one read per empty message");
+    assert!(port.ended);
+    // Data first: the peek shows it and takes nothing.
+    let mut port = Messages::new(&[b"data", b""], true);
+    let clock = port.clock.clone();
+    assert_eq!(peek(&mut port, &mut buf, &blocking(), &clock).unwrap(), 4);
+    assert!(!port.ended && port.reads == 0 && port.queue.len() == 2);
+}
+
+#[test]
+fn a_read_that_takes_an_empty_message_is_the_end() {
+    // Message read mode: the data, then the marker as Ok(0), reported once.
+    let mut port = Messages::new(&[b"abc", b"", b"late"], true);
+    let clock = port.clock.clone();
+    let mut buf = [0; 8];
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 3);
+    assert!(!port.ended);
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 0);
+    assert!(port.ended, "the end of stream was not reported");
+    // Byte read mode reads on past a marker that data follows (NPFS's
+    // NpReadDataQueue): why winpipe's own ends read in message mode.
+    let mut port = Messages::new(&[b"abc", b"", b"late"], false);
+    let clock = port.clock.clone();
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 7);
+    assert!(!port.ended);
+    // ... but a marker alone in the queue is the end there too.
+    let mut port = Messages::new(&[b""], false);
+    let clock = port.clock.clone();
+    assert_eq!(read(&mut port, &mut buf, &blocking(), &clock).unwrap(), 0);
+    assert!(port.ended);
 }
 
 #[test]
@@ -1150,6 +1213,10 @@ impl Port for NoWait {
     fn nap(&mut self, pause: Duration) {
         self.naps.push(pause);
         self.clock.advance_to(self.clock.now() + pause);
+    }
+
+    fn end_of_stream(&mut self) {
+        unreachable!("no empty message comes")
     }
 }
 

@@ -95,7 +95,7 @@ impl Instance {
     fn pipe(&self) -> Pipe<'_> {
         Pipe {
             file: &self.handle,
-            wakeups: self.shared.wakeups(),
+            shared: &self.shared,
         }
     }
 }
@@ -113,6 +113,9 @@ impl Port for Instance {
     fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
         self.pipe().peek(buf)
     }
+
+    /// An instance only connects; its reads belong to the stream it becomes.
+    fn end_of_stream(&mut self) {}
 }
 
 /// The listener as one accept uses it: `seen` is the settings generation its policy

@@ -37,4 +37,6 @@ pub use options::{ConnectOptions, ImpersonationLevel, ListenerOptions, DEFAULT_B
 #[cfg(windows)]
 pub(crate) use pipe_security::{listener_descriptor, private_descriptor};
 #[cfg(windows)]
+pub(crate) use shared::Shared;
+#[cfg(windows)]
 pub use stream::{WinStream, DEFAULT_CONNECT_TIMEOUT};

@@ -5,7 +5,7 @@ use super::shared::Shared;
 use super::stream::{Side, WinStream, PIPE_BUFFER};
 use crate::engine::{self, Dir, Policy, Port, Request, Since, Stop, Wake};
 use crate::ffi::{ERROR_PIPE_CONNECTED, SECURITY_IDENTIFICATION};
-use crate::sys::{self, Handle, InstanceSpec, Pipe, Wakeups};
+use crate::sys::{self, Handle, InstanceSpec, Pipe};
 use std::io::{self, ErrorKind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -44,13 +44,17 @@ impl WinStream {
         };
         let server = sys::create_instance(&name, &spec).map_err(engine::os_error)?;
         let client = sys::open_client(&name, SECURITY_IDENTIFICATION).map_err(engine::os_error)?;
+        sys::read_messages(&client).map_err(engine::os_error)?;
         connect(&server)?;
         both_ends_are_ours(&server, &client)?;
         let unnamed = WinPipeSocketAddr::unnamed();
         let size = PIPE_BUFFER;
+        let end = |handle, side, name| {
+            WinStream::with_shared(handle, side, name, Shared::new(), size).of_message_type(true)
+        };
         Ok((
-            WinStream::with_shared(client, Side::Client, unnamed.clone(), Shared::new(), size),
-            WinStream::with_shared(server, Side::Server, unnamed, Shared::new(), size),
+            end(client, Side::Client, unnamed.clone()),
+            end(server, Side::Server, unnamed),
         ))
     }
 }
@@ -74,10 +78,10 @@ fn unique_name() -> String {
 /// ConnectNamedPipe on the server end, whose client is already there
 /// (ERROR_PIPE_CONNECTED).
 fn connect(server: &Handle) -> io::Result<()> {
-    let nobody = Wakeups::default();
+    let nobody = Shared::default();
     let mut pipe = Pipe {
         file: server,
-        wakeups: &nobody,
+        shared: &nobody,
     };
     let wake = Wake {
         dir: Dir::Read,

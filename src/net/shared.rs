@@ -23,6 +23,8 @@ struct State {
     generation: u64,
     /// A write of this stream or a clone is in flight (see `write_turn`).
     writing: bool,
+    /// The end-of-stream marker was sent (or is being sent): it goes once.
+    marker_sent: bool,
 }
 
 impl Shared {
@@ -89,6 +91,20 @@ impl Shared {
         }
         state.writing = true;
         Ok(WriteTurn(self))
+    }
+
+    /// The turn to send the end-of-stream marker after a write shutdown: `None` if it
+    /// was sent already. It waits for the write in flight, which the shutdown stops.
+    pub(crate) fn marker_turn(&self) -> Option<WriteTurn<'_>> {
+        let mut state = sys::lock(&self.state);
+        while state.writing {
+            state = wait_on(&self.changed, state, None);
+        }
+        if std::mem::replace(&mut state.marker_sent, true) {
+            return None;
+        }
+        state.writing = true;
+        Some(WriteTurn(self))
     }
 
     /// Sleeps for `pause`, or until a change after the one `seen` (a generation from

@@ -72,6 +72,9 @@ pub struct WinStream {
     /// say: every read, write and peek then fails instead of acting on it).
     is_pipe: bool,
     pub(super) side: Side,
+    /// The pipe is of message type: `shutdown(Write)` sends it the end-of-stream
+    /// marker (a byte-type pipe cannot carry one).
+    message_type: bool,
     name: WinPipeSocketAddr,
     /// Where vectored reads and writes gather their slices: allocated by the first
     /// one and kept (see `with_scratch`).
@@ -82,6 +85,12 @@ pub struct WinStream {
 impl WinStream {
     fn new(handle: Handle, side: Side, name: WinPipeSocketAddr) -> Self {
         Self::with_shared(handle, side, name, Shared::new(), UNKNOWN)
+    }
+
+    /// The pipe is of message type (winpipe's own are): see `message_type`.
+    pub(super) fn of_message_type(mut self, message_type: bool) -> Self {
+        self.message_type = message_type;
+        self
     }
 
     pub(super) fn with_shared(
@@ -97,6 +106,7 @@ impl WinStream {
             quota: AtomicUsize::new(quota),
             is_pipe: true,
             side,
+            message_type: false,
             name,
             read_scratch: Mutex::default(),
             write_scratch: Mutex::default(),
@@ -107,14 +117,14 @@ impl WinStream {
     /// buffer size the instance was created with (Windows keeps it as given, 0
     /// included: Wine's test_GetNamedPipeInfo on Windows).
     pub(crate) fn accepted(handle: Handle, name: WinPipeSocketAddr, quota: usize) -> Self {
-        Self::with_shared(handle, Side::Server, name, Shared::new(), quota)
+        Self::with_shared(handle, Side::Server, name, Shared::new(), quota).of_message_type(true)
     }
 
     /// The handle as the engine uses it.
     fn pipe(&self) -> Pipe<'_> {
         Pipe {
             file: &self.handle,
-            wakeups: self.shared.wakeups(),
+            shared: &self.shared,
         }
     }
 
@@ -230,7 +240,9 @@ impl WinStream {
             level: options.impersonation.flags(),
         };
         let handle = engine::connect(&mut dialer, name, options.timeout, &Since::start())?;
-        let stream = WinStream::new(handle, Side::Client, addr.clone());
+        let message_type = read_messages_if_possible(&handle);
+        let stream =
+            WinStream::new(handle, Side::Client, addr.clone()).of_message_type(message_type);
         if let Some(expected) = &options.server_user {
             // On failure the stream is dropped: closed before anything is written.
             stream.check_server_user(name, expected)?;
@@ -250,7 +262,7 @@ impl WinStream {
             self.quota.load(Ordering::Relaxed),
         );
         clone.is_pipe = self.is_pipe;
-        Ok(clone)
+        Ok(clone.of_message_type(self.message_type))
     }
 
     /// This end's address: the pipe name on the server side, unnamed on the client side
@@ -357,14 +369,29 @@ impl WinStream {
     ///   (Windows reports 0 bytes for a cancelled write). The stream writes no more
     ///   after a shutdown, so nothing is sent twice.
     ///
-    /// Named pipes have no half-close: the peer sees end of stream only when every
-    /// handle to this end is closed (all clones dropped).
+    /// Half-close: after `Write` (or `Both`) the peer's reads return `Ok(0)` once it
+    /// has read everything written before, while this end can still read. winpipe
+    /// sends the end of stream as a zero-length message, as go-winio's `CloseWrite`
+    /// does: winpipe's pipes are message-type pipes, and winpipe, go-winio and .NET
+    /// peers read it as the end. A byte-type pipe (a server another program made in
+    /// byte mode) cannot carry it: there the peer sees the end only when every handle
+    /// to this end is closed. See the README, "Half-close".
+    ///
+    /// # Errors
+    /// The system's error if the end-of-stream message could not be sent (a handle
+    /// without write access, say); a peer that is gone needs none (`Ok`).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.shared.update(|s| {
             s.shut_read |= matches!(how, Shutdown::Read | Shutdown::Both);
             s.shut_write |= matches!(how, Shutdown::Write | Shutdown::Both);
         });
-        Ok(())
+        if how == Shutdown::Read || !self.message_type || !self.is_pipe {
+            return Ok(());
+        }
+        match self.shared.marker_turn() {
+            Some(_turn) => engine::end_writes(&mut self.pipe(), &Since::start()),
+            None => Ok(()),
+        }
     }
 
     /// Reads without removing: returns what is buffered (at most `buf.len()` bytes),
@@ -379,6 +406,19 @@ impl WinStream {
         self.check_pipe()?;
         let policy = self.read_policy();
         engine::peek(&mut self.pipe(), buf, &policy, &Since::start())
+    }
+}
+
+/// Whether a client end's pipe is of message type, after putting it in message read
+/// mode so that its reads see the end-of-stream marker. If either call fails the end
+/// reads in byte mode, where the marker may go unseen; reading works all the same.
+fn read_messages_if_possible(handle: &Handle) -> bool {
+    match sys::pipe_info(handle) {
+        Ok(info) if info.message_type => {
+            let _ = sys::read_messages(handle);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -559,10 +599,11 @@ impl From<OwnedHandle> for WinStream {
             Some(info) if info.server_end => Side::Server,
             _ => Side::Client,
         };
-        let quota = info.map_or(UNKNOWN, |info| info.buffer);
+        let quota = info.as_ref().map_or(UNKNOWN, |info| info.buffer);
+        let message_type = info.is_some_and(|info| info.message_type);
         let unnamed = WinPipeSocketAddr::unnamed();
         let mut stream = WinStream::with_shared(handle, side, unnamed, Shared::new(), quota);
         stream.is_pipe = is_pipe;
-        stream
+        stream.of_message_type(message_type)
     }
 }

@@ -37,6 +37,10 @@ impl Port for Inst<'_, '_> {
     fn peek(&mut self, _: &mut [u8]) -> Result<usize, Code> {
         panic!("invariant: accept peeked")
     }
+
+    fn end_of_stream(&mut self) {
+        panic!("invariant: accept read")
+    }
 }
 
 impl Drop for Inst<'_, '_> {

@@ -45,8 +45,17 @@ pub(crate) struct CallLog {
     pub transferred: Vec<u8>,
     /// Bytes owed to the peer (read by it or queued for it) when the call began.
     pub owed_at_start: u64,
+    /// The end-of-stream marker headed our message-mode queue when the call began.
+    pub marker_heads_at_start: bool,
     /// What the last `PeekNamedPipe` copied out.
     pub peeked: Vec<u8>,
+    /// A read took the peer's end-of-stream marker, or a zero-length read completed
+    /// at it.
+    pub marker_seen: bool,
+    /// A nonblocking peek looked for the marker (see `port::submit`).
+    pub probed: bool,
+    /// The engine reported the end of stream (`end_of_stream`) in this call.
+    pub ended_here: bool,
     /// Error codes the kernel delivered (issue, completion or peek).
     pub codes: Vec<Code>,
     /// An end-of-stream code was delivered.
@@ -123,8 +132,10 @@ pub(crate) struct World<'s> {
     /// In message mode, the lengths of the messages in `inbound` (the first one's
     /// unread rest first).
     pub messages: VecDeque<usize>,
-    /// Our end reads in message mode (a handle another program made).
+    /// Our end reads in message mode (as winpipe's own ends do).
     pub message_mode: bool,
+    /// A read of ours took the peer's end-of-stream marker on this connection.
+    pub marker_taken: bool,
     pub peer_sent: u64,
     /// What our writes go into, as NPFS keeps it.
     pub out: Outbound,
@@ -178,8 +189,9 @@ impl<'s> World<'s> {
             inbound: VecDeque::new(),
             messages: VecDeque::new(),
             message_mode: false,
+            marker_taken: false,
             peer_sent: 0,
-            out: Outbound::new(0, 0, Arith::Wrapping),
+            out: Outbound::new(0, 0, Arith::Wrapping, false),
             truth_lost: false,
             peer: Peer::Alive,
             settings: Settings::default(),
@@ -208,13 +220,17 @@ impl<'s> World<'s> {
             _ => 1 + usize::from(self.src.byte() % 96),
         };
         self.message_mode = shape & 0x80 != 0;
+        // winpipe's pipes are message type; a foreign one read in byte mode may be
+        // of either type.
+        let message_type = self.message_mode || shape & 0x10 != 0;
+        self.marker_taken = false;
         // NPFS's own wrapping arithmetic, and now and then the tidied one.
         let arith = if shape & 0x60 == 0x60 {
             Arith::Saturating
         } else {
             Arith::Wrapping
         };
-        self.out = Outbound::new(quota, self.salt, arith);
+        self.out = Outbound::new(quota, self.salt, arith, message_type);
         self.truth_lost = false;
         self.peer = Peer::Alive;
         self.settings = Settings::default();
@@ -235,6 +251,7 @@ impl<'s> World<'s> {
         self.call = CallLog {
             start: self.now,
             owed_at_start: self.owed(),
+            marker_heads_at_start: self.message_mode && self.messages.front() == Some(&0),
             ..CallLog::default()
         };
     }
@@ -331,8 +348,10 @@ impl<'s> World<'s> {
             return;
         }
         let pick = self.src.byte();
-        // Now and then an empty message (go-winio's CloseWrite sends one).
-        let count = if self.message_mode && pick >= 232 {
+        // Now and then an empty message: the end-of-stream marker (winpipe's
+        // `shutdown(Write)`, go-winio's `CloseWrite`). A raw peer may write on after
+        // it; the engine must never return those bytes.
+        let count = if self.message_mode && pick >= 244 {
             0
         } else {
             1 + u64::from(pick % 96)
@@ -480,14 +499,15 @@ impl<'s> World<'s> {
             if choice % 16 == 15 && !cancel {
                 return None; // the data is there but the kernel has not moved it yet
             }
+            let marker = self.message_mode && self.messages.front() == Some(&0);
             if buf.is_empty() {
-                // A zero-length read of a waiting message: ERROR_MORE_DATA from
-                // Windows 8 on, success before (Wine's test_CloseHandle).
-                return Some(if self.message_mode && choice.is_multiple_of(2) {
-                    with(0, ERROR_MORE_DATA)
-                } else {
-                    ok(0)
-                });
+                return Some(self.zero_length_read(marker, choice));
+            }
+            if marker {
+                // A read in message mode takes the end-of-stream marker whole.
+                self.messages.pop_front();
+                self.take_marker();
+                return Some(ok(0));
             }
             let most = buf.len().min(self.readable());
             let n = if choice % 16 == 14 && !self.message_mode {
@@ -523,9 +543,52 @@ impl<'s> World<'s> {
             13 => Some(Completion::failed(
                 READ_ERRORS[usize::from(choice / 16) % READ_ERRORS.len()],
             )),
-            12 if !buf.is_empty() => Some(ok(0)), // completed having moved nothing
             _ => None,
         }
+    }
+
+    /// A zero-length read while something is queued: success in byte read mode; in
+    /// message read mode ERROR_MORE_DATA at data (Windows 8 on: Wine's
+    /// `test_CloseHandle`), success at the end-of-stream marker, which it takes if it
+    /// was waiting when the marker came (Wine's `test_blocking_rw` on Windows), and
+    /// which Wine also takes when it was queued already (NPFS would leave it).
+    fn zero_length_read(&mut self, marker: bool, choice: u8) -> Completion {
+        if !self.message_mode {
+            return ok(0);
+        }
+        if !marker {
+            return with(0, ERROR_MORE_DATA);
+        }
+        if choice.is_multiple_of(2) {
+            self.messages.pop_front();
+            self.take_marker();
+        } else {
+            self.call.marker_seen = true;
+            self.call.eof = true;
+        }
+        ok(0)
+    }
+
+    /// A read of ours took the peer's end-of-stream marker.
+    fn take_marker(&mut self) {
+        self.marker_taken = true;
+        self.call.marker_seen = true;
+        self.call.eof = true;
+    }
+
+    /// The engine says a read took the end-of-stream marker: from now on the
+    /// stream's reads end (`Settings::ended`, as `Shared::update` sets it).
+    pub(crate) fn end_of_stream(&mut self) {
+        assert!(
+            self.call.marker_seen,
+            "invariant: end of stream reported, but no read met a marker in this call"
+        );
+        assert!(
+            self.op.is_none(),
+            "invariant: end of stream reported mid-operation"
+        );
+        self.settings.ended = true;
+        self.call.ended_here = true;
     }
 
     /// A write issued earlier: its end if the kernel has ended it, else what a cancel

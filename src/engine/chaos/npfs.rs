@@ -23,7 +23,14 @@
 //!   already have taken part of it (its `Information` is only set for writes that did
 //!   not pend). With a quota of 0 every write pends until it is read to the end;
 //! - `NpQueryPipeLocalInfo` (fileinfo.c): `WriteQuotaAvailable` is `Quota -
-//!   QuotaUsed`, so a read left waiting lowers it by its charge.
+//!   QuotaUsed`, so a read left waiting lowers it by its charge;
+//! - on a message-type pipe a zero-length write is an empty message: a waiting read
+//!   takes it, else it is queued, charged nothing (`NpWriteDataQueue`'s
+//!   `MoreProcessing`); on a byte-type pipe it moves nothing. A write in the
+//!   nonblocking completion mode on a message-type pipe goes whole or not at all:
+//!   whole if the waiting reads and the quota hold it, or with no read waiting if the
+//!   free quota does (`NpCommonWrite`; Wine's `test_nowait` on Windows, where Wine
+//!   itself writes part).
 //!
 //! `Arith::Saturating` is the tidied arithmetic this model had first (no charge below
 //! zero); the fuzz input picks it now and then so the engine is checked under both.
@@ -74,6 +81,10 @@ pub(crate) struct Outbound {
     pub delivered: u64,
     /// A read the peer has waiting: its length and its charge.
     read: Option<(u32, u32)>,
+    /// A message-type pipe (else byte type).
+    message_type: bool,
+    /// Where the end-of-stream marker went in the stream (bytes before it), once sent.
+    pub marker_at: Option<u64>,
 }
 
 /// What a write did when it was issued.
@@ -86,7 +97,7 @@ pub(crate) enum Issue {
 }
 
 impl Outbound {
-    pub(crate) fn new(quota: usize, salt: u64, arith: Arith) -> Self {
+    pub(crate) fn new(quota: usize, salt: u64, arith: Arith, message_type: bool) -> Self {
         Outbound {
             quota: quota as u32,
             used: 0,
@@ -96,7 +107,13 @@ impl Outbound {
             entries: VecDeque::new(),
             delivered: 0,
             read: None,
+            message_type,
+            marker_at: None,
         }
+    }
+
+    pub(crate) fn message_type(&self) -> bool {
+        self.message_type
     }
 
     /// `WriteQuotaAvailable` (`NtQueryInformationFile`, `FilePipeLocalInformation`).
@@ -137,6 +154,13 @@ impl Outbound {
 
     /// WriteFile of `data` (our end's only write in flight): NpCommonWrite.
     pub(crate) fn write(&mut self, data: &[u8]) -> Issue {
+        if data.is_empty() {
+            return self.empty_write();
+        }
+        assert!(
+            self.marker_at.is_none(),
+            "invariant: bytes written after the end-of-stream marker"
+        );
         let taken = self.fill_waiting_read(data);
         if taken == data.len() as u32 {
             return Issue::Done(data.len());
@@ -157,11 +181,38 @@ impl Outbound {
         n
     }
 
+    /// A zero-length write: on a message-type pipe the end-of-stream marker, which a
+    /// waiting read takes or the queue keeps, charged nothing; nothing on a byte-type
+    /// pipe. Completes at once either way.
+    fn empty_write(&mut self) -> Issue {
+        if !self.message_type {
+            return Issue::Done(0);
+        }
+        assert!(
+            self.marker_at.is_none(),
+            "invariant: a second end-of-stream marker"
+        );
+        self.marker_at = Some(self.delivered + self.queued());
+        let read_waits = self.read.is_some();
+        self.fill_waiting_read(&[]);
+        if !read_waits {
+            self.entries.push_back(Entry {
+                data: Vec::new(),
+                charge: 0,
+                pending: false,
+            });
+        }
+        Issue::Done(0)
+    }
+
     /// WriteFile in the nonblocking completion mode (NpCommonWrite with
     /// FILE_PIPE_COMPLETE_OPERATION, byte type): the waiting read takes what it asks,
     /// and the rest is queued only if the free quota covers all of it. Completes at
     /// once, never pending, with the count of bytes that became the peer's.
     pub(crate) fn write_at_once(&mut self, data: &[u8]) -> usize {
+        if self.message_type && !self.holds_whole(data.len() as u32) {
+            return 0;
+        }
         let taken = self.fill_waiting_read(data);
         let rest = data.len() as u32 - taken;
         if rest > 0 && self.less(self.quota, self.used) >= rest {
@@ -169,6 +220,15 @@ impl Outbound {
             return data.len();
         }
         taken as usize
+    }
+
+    /// Whether a message of `size` goes in the nonblocking completion mode: the
+    /// waiting read and the quota hold it, or (no read waiting) the free quota does.
+    fn holds_whole(&self, size: u32) -> bool {
+        match self.read {
+            Some((want, _)) => size <= want || self.quota >= size - want,
+            None => self.less(self.quota, self.used) >= size,
+        }
     }
 
     /// NpAddDataQueueEntry for a write whose first `offset` bytes a read took.
@@ -358,7 +418,7 @@ mod tests {
     #[test]
     fn a_write_that_fits_completes_at_once() {
         for arith in BOTH {
-            let mut q = Outbound::new(8, 1, arith);
+            let mut q = Outbound::new(8, 1, arith, false);
             assert_eq!(q.write_quota_available(), 8);
             assert_eq!(q.write(&stream(1, 0, 8)), Issue::Done(8));
             assert_eq!(q.queued(), 8);
@@ -370,7 +430,7 @@ mod tests {
     #[test]
     fn with_no_quota_a_write_pends_until_read_to_the_end() {
         for arith in BOTH {
-            let mut q = Outbound::new(0, 2, arith);
+            let mut q = Outbound::new(0, 2, arith, false);
             assert_eq!(q.write(&stream(2, 0, 10)), Issue::Pending);
             assert_eq!(q.peer_reads(4), None);
             assert_eq!(q.delivered, 4);
@@ -382,7 +442,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_write_hides_what_the_peer_took() {
-        let mut q = Outbound::new(0, 3, Arith::Wrapping);
+        let mut q = Outbound::new(0, 3, Arith::Wrapping, false);
         assert_eq!(q.write(&stream(3, 0, 10)), Issue::Pending);
         q.peer_reads(3);
         assert_eq!(q.pending_taken(), Some(3));
@@ -402,7 +462,7 @@ mod tests {
     #[test]
     fn a_stalled_write_completes_when_its_rest_is_covered() {
         for arith in BOTH {
-            let mut q = Outbound::new(8, 4, arith);
+            let mut q = Outbound::new(8, 4, arith, false);
             assert_eq!(q.write(&stream(4, 0, 6)), Issue::Done(6));
             assert_eq!(q.write(&stream(4, 6, 8)), Issue::Pending);
             // Reading the first write's 6 bytes frees quota for the whole second one.
@@ -415,7 +475,7 @@ mod tests {
     fn a_read_past_a_pending_writes_charge_wraps_it_and_it_stays_pending() {
         // 6 bytes queued, then a write of 8 charged the 2 left of the quota of 8.
         let run = |arith| {
-            let mut q = Outbound::new(8, 6, arith);
+            let mut q = Outbound::new(8, 6, arith, false);
             assert_eq!(q.write(&stream(6, 0, 6)), Issue::Done(6));
             assert_eq!(q.write(&stream(6, 6, 8)), Issue::Pending);
             // One read of 10 takes the first write and 4 of the pending one: 2 more
@@ -450,7 +510,7 @@ mod tests {
     #[test]
     fn a_waiting_read_takes_the_start_of_a_write_and_lowers_the_free_quota() {
         for arith in BOTH {
-            let mut q = Outbound::new(0, 5, arith);
+            let mut q = Outbound::new(0, 5, arith, false);
             assert_eq!(q.peer_reads(3), None);
             assert_eq!(q.write(&stream(5, 0, 3)), Issue::Done(3));
             assert_eq!(q.delivered, 3);
@@ -461,7 +521,7 @@ mod tests {
             // Completing, it reports the whole write, not what was queued of it.
             assert_eq!(q.peer_reads(3), Some(5));
             // With a quota, a waiting read is charged what it asks, at most the quota.
-            let mut q = Outbound::new(16, 5, arith);
+            let mut q = Outbound::new(16, 5, arith, false);
             q.peer_reads(10);
             assert_eq!(q.write_quota_available(), 6);
             q.peer_gone();
@@ -472,14 +532,14 @@ mod tests {
     #[test]
     fn a_nonblocking_write_moves_what_a_waiting_read_takes_and_never_pends() {
         for arith in BOTH {
-            let mut q = Outbound::new(0, 7, arith);
+            let mut q = Outbound::new(0, 7, arith, false);
             assert_eq!(q.write_at_once(&stream(7, 0, 10)), 0, "no read waits");
             assert_eq!(q.peer_reads(4), None);
             assert_eq!(q.write_at_once(&stream(7, 0, 10)), 4);
             assert_eq!(q.delivered, 4);
             assert!(!q.has_pending());
             // With quota, a rest the free quota covers is queued too.
-            let mut q = Outbound::new(8, 7, arith);
+            let mut q = Outbound::new(8, 7, arith, false);
             q.peer_reads(4);
             assert_eq!(q.write_at_once(&stream(7, 0, 10)), 10);
             assert_eq!(q.queued(), 6);
@@ -488,6 +548,56 @@ mod tests {
                 0,
                 "2 free: nothing queued"
             );
+        }
+    }
+
+    #[test]
+    fn a_nonblocking_message_goes_whole_or_not_at_all() {
+        // Wine's test_nowait on Windows, quota 512, message type.
+        for arith in BOTH {
+            let q = |arith| Outbound::new(512, 8, arith, true);
+            let mut nothing_waits = q(arith);
+            assert_eq!(nothing_waits.write_at_once(&stream(8, 0, 513)), 0);
+            assert_eq!(nothing_waits.write_at_once(&stream(8, 0, 512)), 512);
+            let mut big_read = q(arith);
+            big_read.peer_reads(32768);
+            assert_eq!(big_read.write_at_once(&stream(8, 0, 513)), 513);
+            let mut one_byte_read = q(arith);
+            one_byte_read.peer_reads(1);
+            assert_eq!(one_byte_read.write_at_once(&stream(8, 0, 513)), 513);
+            assert_eq!((one_byte_read.delivered, one_byte_read.queued()), (1, 512));
+            let mut too_much = q(arith);
+            too_much.peer_reads(1);
+            assert_eq!(too_much.write_at_once(&stream(8, 0, 514)), 0);
+            assert_eq!(too_much.delivered, 0, "the waiting read got nothing");
+            // Byte type: what the waiting read takes, none of a rest that does not fit.
+            let mut bytes = Outbound::new(512, 8, arith, false);
+            bytes.peer_reads(1);
+            assert_eq!(bytes.write_at_once(&stream(8, 0, 514)), 1);
+        }
+    }
+
+    #[test]
+    fn an_empty_message_is_queued_free_or_taken_by_a_waiting_read() {
+        for arith in BOTH {
+            let mut q = Outbound::new(4, 9, arith, true);
+            assert_eq!(q.write(&stream(9, 0, 4)), Issue::Done(4));
+            assert_eq!(q.write_quota_available(), 0);
+            // Behind a full buffer it still completes at once.
+            assert_eq!(q.write(&[]), Issue::Done(0));
+            assert_eq!(q.marker_at, Some(4));
+            assert_eq!(q.entries.len(), 2);
+            q.peer_reads(8);
+            assert!(q.entries.is_empty() && q.delivered == 4);
+            // A waiting read takes it; on a byte-type pipe it is nothing at all.
+            let mut q = Outbound::new(4, 9, arith, true);
+            q.peer_reads(8);
+            assert_eq!(q.write(&[]), Issue::Done(0));
+            assert!(q.entries.is_empty() && q.read.is_none());
+            let mut q = Outbound::new(4, 9, arith, false);
+            q.peer_reads(8);
+            assert_eq!(q.write(&[]), Issue::Done(0));
+            assert!(q.marker_at.is_none() && q.read.is_some());
         }
     }
 }

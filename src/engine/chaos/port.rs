@@ -78,7 +78,15 @@ pub(crate) fn submit<R>(
         // after it, and a peek's wait for data, must follow a policy read that said
         // go on: after a setter says stop, nothing more is issued.
         let peek_wait = matches!(&buf, Buf::Read(b) if b.is_empty());
-        if w.call.issued > 0 || peek_wait {
+        // One exception: a nonblocking peek on a message-mode handle may look once,
+        // not waiting, for an end-of-stream marker PeekNamedPipe cannot show.
+        let stopped_by = w.call.observed.map(|(_, policy)| policy);
+        let probe = peek_wait
+            && w.message_mode
+            && !w.call.probed
+            && stopped_by.is_some_and(|p| p.nonblocking && !p.shut);
+        w.call.probed |= probe;
+        if (w.call.issued > 0 || peek_wait) && !probe {
             assert_eq!(
                 w.call.go,
                 Some(true),

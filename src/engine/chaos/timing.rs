@@ -19,6 +19,9 @@ pub(crate) struct Timing {
 
 impl Timing {
     pub(crate) fn of(w: &World<'_>, before: Policy) -> Self {
+        // A call that ended the stream itself was not stopped by that.
+        let mut settings = w.settings;
+        settings.ended &= !w.call.ended_here;
         Timing {
             elapsed: w.elapsed(),
             setters: w.call.setters,
@@ -27,7 +30,7 @@ impl Timing {
             issued: w.call.issued,
             exact: w.call.exact,
             before,
-            after: kernel::policy(&w.settings, w.dir),
+            after: kernel::policy(&settings, w.dir),
         }
     }
 

@@ -25,6 +25,8 @@ pub(super) struct Expect {
     timing: Timing,
     /// A write only a shutdown stops was in the call.
     exact: bool,
+    /// The end-of-stream marker headed the queue when the call began.
+    marker_ahead: bool,
 }
 
 impl Expect {
@@ -41,7 +43,17 @@ impl Expect {
             before: policy(&before, w.dir),
             timing: Timing::of(w, policy(&before, w.dir)),
             exact: c.exact,
+            marker_ahead: c.marker_heads_at_start,
         }
+    }
+
+    /// A read or peek that would block while the end-of-stream marker heads the
+    /// queue has missed the end (a peek cannot see it with PeekNamedPipe alone).
+    fn no_block_at_the_end(&self, err: &io::Error) {
+        assert!(
+            !(self.marker_ahead && err.kind() == ErrorKind::WouldBlock),
+            "invariant: WouldBlock with the end-of-stream marker at the head of the queue"
+        );
     }
 
     fn observed_shut(&self) -> bool {
@@ -145,6 +157,7 @@ impl Expect {
                     "invariant: Err after bytes were read"
                 );
                 assert!(!eof_seen, "invariant: {err:?} after end of stream");
+                self.no_block_at_the_end(err);
                 read_error(err);
                 self.error(err);
                 eof_seen
@@ -185,6 +198,7 @@ impl Expect {
             }
             Err(err) => {
                 assert!(!eof_seen, "invariant: peek {err:?} after end of stream");
+                self.no_block_at_the_end(err);
                 read_error(err);
                 self.error(err);
                 eof_seen

@@ -49,6 +49,10 @@ impl Port for KPort<'_, '_> {
     fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
         self.0.borrow_mut().set_nowait(nowait)
     }
+
+    fn end_of_stream(&mut self) {
+        self.0.borrow_mut().end_of_stream();
+    }
 }
 
 /// Runs at most `steps` engine calls chosen by `src`, or until a byte input runs out.
@@ -57,6 +61,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
     let mut scratch = Vec::new();
     let mut eof_seen = false;
     let mut reported: u64 = 0;
+    let mut marker_sent = false;
     for _ in 0..steps {
         let (op, len) = {
             let mut w = cell.borrow_mut();
@@ -69,6 +74,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
                 w.reconnect();
                 eof_seen = false;
                 reported = 0;
+                marker_sent = false;
             }
             let op = w.src.byte();
             let len = usize::from(w.src.byte() % 100);
@@ -80,6 +86,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
             4 => eof_seen = one_peek(&cell, len, eof_seen),
             5 => eof_seen = one_read_vectored(&cell, len, eof_seen, &mut scratch),
             6 => reported += one_write_vectored(&cell, len, reported, &mut scratch),
+            7 if len % 4 == 0 => one_shutdown(&cell, &mut marker_sent),
             7 => cell.borrow_mut().setter(),
             8 | 9 => {
                 let mut w = cell.borrow_mut();
@@ -93,6 +100,7 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
                     w.reconnect();
                     eof_seen = false;
                     reported = 0;
+                    marker_sent = false;
                 }
             }
         }
@@ -102,6 +110,45 @@ pub(crate) fn run(src: Source<'_>, steps: usize) {
             "invariant: writes reported {reported} bytes in all; the peer received {}",
             w.owed()
         );
+        assert!(
+            !w.marker_taken || eof_seen,
+            "invariant: a read took the end-of-stream marker, but no call returned the end"
+        );
+        if let Some(at) = w.out.marker_at {
+            assert!(
+                at == reported || w.truth_lost,
+                "invariant: the end-of-stream marker went after {at} bytes, not after all \
+                 {reported} the writes reported"
+            );
+        }
+    }
+}
+
+/// `shutdown(Write)` as `WinStream` does it: the write direction is shut (waking
+/// what it concerns), then, once per connection and only on a message-type pipe, the
+/// end-of-stream marker is sent.
+fn one_shutdown(cell: &Cell<'_>, marker_sent: &mut bool) {
+    {
+        let mut w = cell.borrow_mut();
+        w.settings.shut_write = true;
+        if *marker_sent || !w.out.message_type() {
+            return;
+        }
+    }
+    *marker_sent = true;
+    let (result, _) = call(cell, Dir::Write, |port, _, clock| {
+        engine::end_writes(port, clock)
+    });
+    let w = cell.borrow();
+    match result {
+        Ok(()) => assert!(
+            w.out.marker_at.is_some() || w.peer != super::kernel::Peer::Alive,
+            "invariant: shutdown said the end of stream was sent; the pipe got none"
+        ),
+        Err(err) => assert!(
+            w.out.marker_at.is_none(),
+            "invariant: shutdown failed ({err}) after sending the end of stream"
+        ),
     }
 }
 
