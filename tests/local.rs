@@ -73,6 +73,31 @@ fn bind_connect_and_exchange_by_service_name() {
     });
 }
 
+/// std's half-close pattern, the same source on every platform: the client writes
+/// its request and shuts down writing; the server reads the request to its end
+/// (the client still open), replies, and the client reads the reply to its end.
+#[test]
+fn write_shutdown_then_read_to_end_works_everywhere() {
+    within(LIMIT, || {
+        let name = service("half_close");
+        let _cleanup = Cleanup::new(&name);
+        let listener = local::bind(&name).unwrap();
+        let mut client = timed(local::connect(&name).unwrap());
+        let (server, _) = listener.accept().unwrap();
+        let mut server = timed(server);
+        client.write_all(b"the request").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut request = Vec::new();
+        server.read_to_end(&mut request).unwrap();
+        assert_eq!(request, b"the request");
+        server.write_all(b"the reply").unwrap();
+        drop(server);
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).unwrap();
+        assert_eq!(reply, b"the reply");
+    });
+}
+
 #[test]
 fn the_aliases_bind_and_connect_the_service_path() {
     within(LIMIT, || {

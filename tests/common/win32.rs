@@ -161,17 +161,33 @@ unsafe impl Send for RawEnd {}
 impl RawEnd {
     /// `CreateNamedPipeA(name, …)` with `shape`, one instance allowed more.
     pub fn server(name: &str, shape: Shape) -> RawEnd {
+        let mode = if shape.message {
+            PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
+        } else {
+            0
+        };
+        RawEnd::server_with_mode(name, shape, mode)
+    }
+
+    /// A message-type server that reads in byte mode, as go-winio makes them with
+    /// `MessageMode` (Docker's engine pipe): its `CloseWrite` is a zero-length write,
+    /// and a read of 0 bytes is its end of stream.
+    pub fn go_winio_server(name: &str, buffer: u32) -> RawEnd {
+        let shape = Shape {
+            io: Io::Overlapped,
+            message: true,
+            buffer,
+        };
+        RawEnd::server_with_mode(name, shape, PIPE_TYPE_MESSAGE)
+    }
+
+    fn server_with_mode(name: &str, shape: Shape, mode: u32) -> RawEnd {
         let c = CString::new(name).unwrap();
         let open = PIPE_ACCESS_DUPLEX
             | match shape.io {
                 Io::Sync => 0,
                 Io::Overlapped => FILE_FLAG_OVERLAPPED,
             };
-        let mode = if shape.message {
-            PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE
-        } else {
-            0
-        };
         // SAFETY: NUL-terminated name, default security, plain values.
         let handle = unsafe {
             CreateNamedPipeA(
