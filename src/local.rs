@@ -46,6 +46,10 @@
 //!   socket file) or `ConnectionRefused` (a file nobody listens on); on Windows it
 //!   waits up to `winpipe::DEFAULT_CONNECT_TIMEOUT` (10 s) for a listener, then gives
 //!   `ConnectionRefused`.
+//! - `shutdown(Write)` is a half-close on both: the peer reads the rest, then `Ok(0)`,
+//!   and this end can still read. On Windows it is a zero-length message, so a peer
+//!   that reads winpipe's pipe in byte mode (not through `local`) may miss it; see the
+//!   README, "Half-close".
 //! - Code that calls a method only one platform's type has (such as winpipe's
 //!   `connect_with_timeout` or `ListenerOptions`) needs `cfg` again.
 //! - Who is at the other end: on Windows `Stream::peer_user` and

@@ -359,9 +359,10 @@ enum AtOnce {
 /// A write to a pipe with no free quota, issued in its nonblocking completion mode
 /// (`PIPE_NOWAIT`): NPFS then fills the reads the peer has waiting and completes at
 /// once with exactly what they took, queueing no rest it cannot charge in full
-/// (`write.c` `NpCommonWrite`, `writesup.c` `NpWriteDataQueue`). It never pends, so
-/// its count is exact, and a reader that keeps a read waiting (the usual server loop)
-/// takes a whole read's worth per write instead of one byte. The mode is the pipe
+/// (`write.c` `NpCommonWrite`, `writesup.c` `NpWriteDataQueue`); on a message-type
+/// pipe it moves all of it, if the reads and the quota hold it, or nothing. It never
+/// pends, so its count is exact, and a reader that keeps a read waiting (the usual
+/// server loop) takes a whole read's worth per write instead of one byte. The mode is the pipe
 /// end's, so it is set back at once; a read issued meanwhile on the same end finds
 /// ERROR_NO_DATA and tries again (see `read`).
 fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> AtOnce {
@@ -480,10 +481,7 @@ pub(crate) fn peek(
         let wait = match decide(policy(), clock.now()) {
             Ok(wait) => wait,
             // Nonblocking: a marker PeekNamedPipe cannot show still ends the stream.
-            Err(Why::WouldBlock) if messages && marker_heads(port, clock) => {
-                port.end_of_stream();
-                return Ok(0);
-            }
+            Err(Why::WouldBlock) if messages => return look_for_the_end(port, clock),
             Err(why) => return read_stopped(why),
         };
         // Bytes queued but none copied, or a wait for data that ended with nothing
@@ -554,13 +552,22 @@ fn wait_for_data(
     }
 }
 
-/// Whether the peer's end-of-stream marker heads the queue of a handle in message
-/// read mode: a zero-byte read issued not to wait completes with success there.
-fn marker_heads(port: &mut impl Port, clock: &impl Clock) -> bool {
+/// A nonblocking peek that found nothing to copy on a handle in message read mode:
+/// `Ok(0)` if the peer's end-of-stream marker heads the queue (a zero-byte read
+/// issued not to wait completes with success there) or the peer is gone, else
+/// `WouldBlock`.
+fn look_for_the_end(port: &mut impl Port, clock: &impl Clock) -> io::Result<usize> {
     let (done, _) = port.submit(Request::Read(&mut []), READ, |issued| {
         drive(issued, Stop::ByPolicy, &at_once, clock)
     });
-    done.error.is_none()
+    match done.error {
+        None => {
+            port.end_of_stream();
+            Ok(0)
+        }
+        Some(code) if is_eof(code) => Ok(0),
+        Some(_) => read_stopped(Why::WouldBlock),
+    }
 }
 
 /// The policy of an operation that must not wait.

@@ -583,7 +583,10 @@ impl From<WinStream> for OwnedHandle {
 ///   reads and writes work, but block in the system like std's, ignoring timeouts,
 ///   nonblocking mode and shutdown;
 /// - a pipe in message read mode: a message longer than the read's buffer comes out
-///   over several reads (nothing is dropped), and message boundaries are not kept.
+///   over several reads (nothing is dropped), message boundaries are not kept, and an
+///   empty message is the end of the stream. The handle's read mode is left as it is:
+///   in byte read mode a read may take an empty message silently, with data after it
+///   (README, "Half-close"). On a message-type pipe `shutdown(Write)` sends one.
 ///
 /// The side (server or client) is asked of the system; both addresses are unnamed.
 impl From<OwnedHandle> for WinStream {
