@@ -289,3 +289,31 @@ fn a_plain_synchronous_client_sees_the_servers_end() {
         assert_eq!(&thanks, b"thanks");
     });
 }
+
+/// A client end other code opened (byte read mode, as `CreateFileA` leaves it),
+/// wrapped with `From<OwnedHandle>`: winpipe puts it in message read mode, so a peek
+/// waiting when the server shuts down sees the end instead of taking the
+/// end-of-stream message silently with its zero-byte read (and then waiting forever).
+#[test]
+fn a_wrapped_foreign_client_end_sees_the_end_while_peeking() {
+    within(LIMIT, || {
+        let name = pipe_name("wrapped_peek_end");
+        let listener = WinListener::bind(&name).unwrap();
+        let raw = RawEnd::client(&name, Io::Overlapped).expect("CreateFileA");
+        let (server, _) = listener.accept().unwrap();
+        let client = WinStream::from(raw.into_owned());
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let peeker = thread::spawn(move || {
+            let mut buf = [0u8; 8];
+            let peeked = client.peek(&mut buf);
+            (client, peeked)
+        });
+        thread::sleep(SETTLE);
+        server.shutdown(Shutdown::Write).unwrap();
+        let (client, peeked) = peeker.join().unwrap();
+        assert_eq!(peeked.expect("peek at the end"), 0);
+        assert_eq!((&client).read(&mut [0u8; 8]).unwrap(), 0);
+    });
+}

@@ -184,20 +184,46 @@ fn back_off(port: &mut impl Port, pause: &mut Duration, wait: Option<Duration>) 
     *pause = (*pause * 2).min(Duration::from_millis(50));
 }
 
-/// How much one write may hand over, and what may stop it, under `policy`: `free`
-/// gives the pipe's free write quota if known (asked only when it matters).
+/// The write quota of the direction a stream writes, as the system reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Quota {
+    /// What is free (`WriteQuotaAvailable`, at most `size`).
+    pub free: usize,
+    /// The whole quota: the buffer size the pipe was created with.
+    pub size: usize,
+}
+
+/// How much one write may hand over, and what may stop it, under `policy`, with the
+/// quota `free` gives (asked only when it matters, `None` if the system does not
+/// say); the answer is returned too.
 pub(crate) fn write_shape(
     policy: Policy,
-    free: &mut impl FnMut() -> Option<usize>,
-) -> (usize, Stop) {
+    free: &mut impl FnMut() -> Option<Quota>,
+) -> (usize, Stop, Option<Quota>) {
     if policy.timeout.is_none() && !policy.nonblocking {
-        return (MAX_WRITE, Stop::ByShutdown);
+        return (MAX_WRITE, Stop::ByShutdown, None);
     }
-    let cap = match free() {
-        Some(0) | None => 1,
-        Some(size) => size.min(MAX_WRITE),
+    let quota = free();
+    let cap = match quota {
+        Some(Quota { free: 0, .. }) | None => 1,
+        Some(Quota { free, .. }) => free.min(MAX_WRITE),
     };
-    (cap, Stop::ByPolicy)
+    (cap, Stop::ByPolicy, quota)
+}
+
+/// The most a write in the nonblocking completion mode hands over when no quota is
+/// free. Then either the peer's waiting reads are charged the whole quota, so they
+/// hold at least its size, and twice the size goes whole (into the reads, the rest
+/// into the quota they give back as they complete), on a message-type pipe too,
+/// where NPFS moves all or nothing (`NpCommonWrite`); or data fills the quota, and
+/// nothing moves whatever the size. With a quota of 0 it is what one write takes.
+/// `None` when the quota is not known (the query failed): no such write is tried.
+fn at_once_cap(total: usize, quota: Option<Quota>) -> Option<usize> {
+    let most = clamp_len(total.min(MAX_WRITE));
+    match quota? {
+        Quota { size: 0, .. } => Some(most),
+        Quota { size, .. } => Some(most.min(size.saturating_mul(2))),
+    }
 }
 
 /// A write stopped only by a shutdown that other code cancelled (`CancelIoEx` on our
@@ -219,7 +245,7 @@ fn cancelled_in_flight() -> io::Error {
 pub(crate) fn write(
     port: &mut impl Port,
     buf: &[u8],
-    free: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<Quota>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
@@ -269,7 +295,7 @@ impl Data<'_, '_> {
 fn write_data(
     port: &mut impl Port,
     mut data: Data<'_, '_>,
-    free: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<Quota>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
@@ -289,9 +315,12 @@ fn write_data(
                 return write_stopped(why);
             }
         }
-        let (cap, stop) = write_shape(now, free);
+        let (cap, stop, quota) = write_shape(now, free);
         if stop == Stop::ByPolicy && cap == 1 && total > 1 {
-            if let Some(result) = try_waiting_reads(port, &mut data, total, policy, clock) {
+            let at_once = at_once_cap(total, quota);
+            if let Some(result) =
+                at_once.and_then(|most| try_waiting_reads(port, &mut data, most, policy, clock))
+            {
                 return result;
             }
         }
@@ -328,17 +357,16 @@ fn write_once(
     outcome(done, why, false, write_stopped, write_error)
 }
 
-/// A write of one byte is due (no free quota): first try `into_waiting_reads` with as
-/// much as one write takes. `None` to go on with the one byte (nothing moved and the
-/// policy still says wait, or the mode could not be set).
+/// A write of one byte is due (no free quota): first try `into_waiting_reads` with
+/// `most` bytes (`at_once_cap`). `None` to go on with the one byte (nothing moved and
+/// the policy still says wait, or the mode could not be set).
 fn try_waiting_reads(
     port: &mut impl Port,
     data: &mut Data<'_, '_>,
-    total: usize,
+    most: usize,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> Option<io::Result<usize>> {
-    let most = clamp_len(total.min(MAX_WRITE));
     match into_waiting_reads(port, data.prefix(most), clock) {
         AtOnce::Moved(result) => Some(result),
         AtOnce::Nothing => decide(policy(), clock.now()).err().map(write_stopped),
@@ -631,7 +659,7 @@ pub(crate) fn write_vectored(
     port: &mut impl Port,
     bufs: &[IoSlice<'_>],
     scratch: &mut Vec<u8>,
-    free: &mut impl FnMut() -> Option<usize>,
+    free: &mut impl FnMut() -> Option<Quota>,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> io::Result<usize> {
@@ -699,18 +727,40 @@ mod tests {
         };
         // Nothing but a shutdown stops it: the whole write, and the pipe's buffer
         // size is not asked.
-        let mut unasked = || -> Option<usize> { panic!("the buffer size was asked") };
+        let mut unasked = || -> Option<Quota> { panic!("the buffer size was asked") };
         assert_eq!(
             write_shape(blocking, &mut unasked),
-            (MAX_WRITE, Stop::ByShutdown)
+            (MAX_WRITE, Stop::ByShutdown, None)
         );
+        let free = |free| {
+            Some(Quota {
+                free,
+                size: 1 << 20,
+            })
+        };
         for policy in [timed, nonblocking] {
-            let shape = |quota: Option<usize>| write_shape(policy, &mut || quota);
-            assert_eq!(shape(Some(512)), (512, Stop::ByPolicy));
-            assert_eq!(shape(Some(1 << 20)), (MAX_WRITE, Stop::ByPolicy));
-            assert_eq!(shape(Some(0)), (1, Stop::ByPolicy));
+            let shape = |quota: Option<Quota>| {
+                let (cap, stop, _) = write_shape(policy, &mut || quota);
+                (cap, stop)
+            };
+            assert_eq!(shape(free(512)), (512, Stop::ByPolicy));
+            assert_eq!(shape(free(1 << 20)), (MAX_WRITE, Stop::ByPolicy));
+            assert_eq!(shape(free(0)), (1, Stop::ByPolicy));
             assert_eq!(shape(None), (1, Stop::ByPolicy));
         }
+    }
+
+    #[test]
+    fn a_nonblocking_mode_write_with_no_free_quota_fits_twice_the_quota() {
+        let quota = |size| Some(Quota { free: 0, size });
+        // The README's 16 KiB pipe: a waiting read of at least 16 KiB and the quota
+        // it gives back hold 32 KiB, whole, on a message-type pipe too.
+        assert_eq!(at_once_cap(1 << 20, quota(16 * 1024)), Some(32 * 1024));
+        assert_eq!(at_once_cap(100, quota(16 * 1024)), Some(100));
+        assert_eq!(at_once_cap(1 << 20, quota(64 * 1024)), Some(MAX_WRITE));
+        // A quota of 0 (.NET's): what one write takes; unknown: not tried.
+        assert_eq!(at_once_cap(1 << 20, quota(0)), Some(MAX_WRITE));
+        assert_eq!(at_once_cap(1 << 20, None), None);
     }
 
     #[test]

@@ -19,7 +19,8 @@ pub(crate) mod io;
 pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};
 pub(crate) use io::{
-    end_writes, peek, read, read_vectored, wait_for_write_turn, write, write_vectored, MAX_WRITE,
+    end_writes, peek, read, read_vectored, wait_for_write_turn, write, write_vectored, Quota,
+    MAX_WRITE,
 };
 
 use std::time::Duration;

@@ -7,6 +7,11 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
 
+/// The pipe's free write quota, of a quota of the same size.
+fn free(n: usize) -> Option<Quota> {
+    Some(Quota { free: n, size: n })
+}
+
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
@@ -239,7 +244,7 @@ fn full_port() -> SimPort {
 
 /// The pipe's buffer size must never be asked for a write nothing but a shutdown
 /// stops.
-fn unasked() -> Option<usize> {
+fn unasked() -> Option<Quota> {
     panic!("the pipe's buffer size was asked")
 }
 
@@ -250,7 +255,7 @@ fn a_write_that_may_time_out_is_capped_at_the_pipe_buffer() {
     let n = write(
         &mut port,
         b"0123456789",
-        &mut || Some(8),
+        &mut || free(8),
         &timeout(50),
         &clock,
     )
@@ -269,11 +274,25 @@ fn a_write_that_may_be_stopped_on_a_zero_or_unknown_buffer_moves_one_byte() {
             ..Policy::default()
         };
         assert_eq!(
-            write(&mut port, b"abc", &mut || quota, &nonblocking, &clock).unwrap(),
+            write(
+                &mut port,
+                b"abc",
+                &mut || quota.map(|n| Quota { free: n, size: n }),
+                &nonblocking,
+                &clock
+            )
+            .unwrap(),
             1
         );
         assert_eq!(
-            write(&mut port, b"abc", &mut || quota, &timeout(9), &clock).unwrap(),
+            write(
+                &mut port,
+                b"abc",
+                &mut || quota.map(|n| Quota { free: n, size: n }),
+                &timeout(9),
+                &clock
+            )
+            .unwrap(),
             1
         );
     }
@@ -292,7 +311,7 @@ fn a_blocking_write_with_no_timeout_is_whole_and_asks_nothing() {
 fn timed_out_write_reports_no_phantom_bytes() {
     let mut port = full_port();
     let clock = port.clock();
-    let err = write(&mut port, b"more", &mut || Some(0), &timeout(20), &clock).unwrap_err();
+    let err = write(&mut port, b"more", &mut || free(0), &timeout(20), &clock).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     assert_eq!(port.0.borrow().outbound.len(), 4, "nothing was queued");
     assert_eq!(port.0.borrow().issued, 1);
@@ -403,7 +422,7 @@ fn vectored_write_stops_at_the_cap() {
     let clock = port.clock();
     let slices = [IoSlice::new(b"abcd"), IoSlice::new(b"efgh")];
     let mut scratch = Vec::new();
-    let quota = &mut || Some(6);
+    let quota = &mut || free(6);
     let n = write_vectored(
         &mut port,
         &slices,
@@ -426,7 +445,7 @@ fn a_vectored_write_gathers_only_what_it_writes() {
     let (a, b) = (vec![1u8; 40_000], vec![2u8; 40_000]);
     let slices = [IoSlice::new(&a), IoSlice::new(&b)];
     let mut scratch = Vec::new();
-    let none_free = &mut || Some(0);
+    let none_free = &mut || free(0);
     let n = write_vectored(
         &mut port,
         &slices,

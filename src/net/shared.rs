@@ -4,7 +4,7 @@
 use crate::engine::{self, Clock, Policy, Settings};
 use crate::sys::{self, Wakeups};
 use std::io;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Settings plus the operations in flight that obey them.
@@ -14,6 +14,9 @@ pub(crate) struct Shared {
     /// Signalled by every change, for calls that pause rather than wait on the kernel.
     changed: Condvar,
     wakeups: Wakeups,
+    /// The pipe is of message type, so it carries the end-of-stream marker (its end
+    /// in message read mode: see `WinStream::message_type`).
+    message_type: OnceLock<bool>,
 }
 
 #[derive(Default)]
@@ -52,6 +55,17 @@ impl Shared {
 
     pub(crate) fn wakeups(&self) -> &Wakeups {
         &self.wakeups
+    }
+
+    /// Whether the pipe is of message type, found once by `find` (which may change
+    /// the end's read mode: other threads wait until it is done).
+    pub(crate) fn message_type(&self, find: impl FnOnce() -> bool) -> bool {
+        *self.message_type.get_or_init(find)
+    }
+
+    /// Says whether the pipe is of message type, when that is known at creation.
+    pub(crate) fn know_message_type(&self, message_type: bool) {
+        let _ = self.message_type.set(message_type);
     }
 
     /// Changes the settings and wakes the calls blocked on any clone whose direction

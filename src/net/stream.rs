@@ -3,7 +3,8 @@
 use super::addr::WinPipeSocketAddr;
 use super::options::ConnectOptions;
 use super::shared::Shared;
-use crate::engine::{self, Policy, Since, MAX_WRITE};
+use crate::engine::{self, Policy, Quota, Since, MAX_WRITE};
+use crate::ffi::ERROR_INVALID_PARAMETER;
 use crate::sys::{self, Handle, Pipe};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
@@ -72,9 +73,6 @@ pub struct WinStream {
     /// say: every read, write and peek then fails instead of acting on it).
     is_pipe: bool,
     pub(super) side: Side,
-    /// The pipe is of message type: `shutdown(Write)` sends it the end-of-stream
-    /// marker (a byte-type pipe cannot carry one).
-    message_type: bool,
     name: WinPipeSocketAddr,
     /// Where vectored reads and writes gather their slices: allocated by the first
     /// one and kept (see `with_scratch`).
@@ -87,10 +85,19 @@ impl WinStream {
         Self::with_shared(handle, side, name, Shared::new(), UNKNOWN)
     }
 
-    /// The pipe is of message type (winpipe's own are): see `message_type`.
-    pub(super) fn of_message_type(mut self, message_type: bool) -> Self {
-        self.message_type = message_type;
+    /// Says the pipe is (winpipe's own are) or is not of message type.
+    pub(super) fn of_message_type(self, message_type: bool) -> Self {
+        self.shared.know_message_type(message_type);
         self
+    }
+
+    /// Whether the pipe is of message type, and so carries the end-of-stream marker
+    /// (a byte-type pipe cannot). A client end of a pipe other code made is put in
+    /// message read mode the first time this is asked, by its first read, peek or
+    /// shutdown (not at connect: a client that only writes pays no system call).
+    fn message_type(&self) -> bool {
+        self.shared
+            .message_type(|| read_messages_if_possible(&self.handle))
     }
 
     pub(super) fn with_shared(
@@ -106,7 +113,6 @@ impl WinStream {
             quota: AtomicUsize::new(quota),
             is_pipe: true,
             side,
-            message_type: false,
             name,
             read_scratch: Mutex::default(),
             write_scratch: Mutex::default(),
@@ -142,15 +148,16 @@ impl WinStream {
     /// known to be 0 has none, so nothing is asked. `None` if the system does not say
     /// (a pipe the server has disconnected): the write then moves one byte. On a
     /// system that does not keep the free quota (`free_quota_is_kept`) it is the quota.
-    fn free_quota(&self) -> Option<usize> {
+    fn free_quota(&self) -> Option<Quota> {
         if self.quota.load(Ordering::Relaxed) == 0 {
-            return Some(0);
+            return Some(Quota { free: 0, size: 0 });
         }
-        let (free, quota) = sys::write_quota(&self.handle).ok()?;
-        Some(match free_quota_is_kept() {
-            true => free.min(quota),
-            false => quota,
-        })
+        let (free, size) = sys::write_quota(&self.handle).ok()?;
+        let free = match free_quota_is_kept() {
+            true => free.min(size),
+            false => size,
+        };
+        Some(Quota { free, size })
     }
 
     /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
@@ -240,9 +247,7 @@ impl WinStream {
             level: options.impersonation.flags(),
         };
         let handle = engine::connect(&mut dialer, name, options.timeout, &Since::start())?;
-        let message_type = read_messages_if_possible(&handle);
-        let stream =
-            WinStream::new(handle, Side::Client, addr.clone()).of_message_type(message_type);
+        let stream = WinStream::new(handle, Side::Client, addr.clone());
         if let Some(expected) = &options.server_user {
             // On failure the stream is dropped: closed before anything is written.
             stream.check_server_user(name, expected)?;
@@ -262,7 +267,7 @@ impl WinStream {
             self.quota.load(Ordering::Relaxed),
         );
         clone.is_pipe = self.is_pipe;
-        Ok(clone.of_message_type(self.message_type))
+        Ok(clone)
     }
 
     /// This end's address: the pipe name on the server side, unnamed on the client side
@@ -385,7 +390,7 @@ impl WinStream {
             s.shut_read |= matches!(how, Shutdown::Read | Shutdown::Both);
             s.shut_write |= matches!(how, Shutdown::Write | Shutdown::Both);
         });
-        if how == Shutdown::Read || !self.message_type || !self.is_pipe {
+        if how == Shutdown::Read || !self.is_pipe || !self.message_type() {
             return Ok(());
         }
         match self.shared.marker_turn() {
@@ -404,21 +409,21 @@ impl WinStream {
     /// peek showed past the completed writes.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_pipe()?;
+        self.message_type();
         let policy = self.read_policy();
         engine::peek(&mut self.pipe(), buf, &policy, &Since::start())
     }
 }
 
 /// Whether a client end's pipe is of message type, after putting it in message read
-/// mode so that its reads see the end-of-stream marker. If either call fails the end
-/// reads in byte mode, where the marker may go unseen; reading works all the same.
+/// mode so that its reads see the end-of-stream marker. A byte-type pipe refuses
+/// that mode (87); if the mode cannot be set otherwise, the end reads in byte mode,
+/// where the marker may go unseen, and reading works all the same.
 fn read_messages_if_possible(handle: &Handle) -> bool {
-    match sys::pipe_info(handle) {
-        Ok(info) if info.message_type => {
-            let _ = sys::read_messages(handle);
-            true
-        }
-        _ => false,
+    match sys::read_messages(handle) {
+        Ok(()) => true,
+        Err(ERROR_INVALID_PARAMETER) => false,
+        Err(_) => sys::pipe_info(handle).is_ok_and(|info| info.message_type),
     }
 }
 
@@ -457,12 +462,14 @@ fn with_scratch<R>(slot: &Mutex<Vec<u8>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> 
 impl Read for &WinStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_pipe()?;
+        self.message_type();
         let policy = self.read_policy();
         engine::read(&mut self.pipe(), buf, &policy, &Since::start())
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.check_pipe()?;
+        self.message_type();
         let policy = self.read_policy();
         let clock = Since::start();
         with_scratch(&self.read_scratch, |scratch| {
@@ -581,12 +588,14 @@ impl From<WinStream> for OwnedHandle {
 ///   (`PermissionDenied`, OS error 5);
 /// - a pipe opened without `FILE_FLAG_OVERLAPPED` (std's anonymous pipes, for one):
 ///   reads and writes work, but block in the system like std's, ignoring timeouts,
-///   nonblocking mode and shutdown;
-/// - a pipe in message read mode: a message longer than the read's buffer comes out
-///   over several reads (nothing is dropped), message boundaries are not kept, and an
-///   empty message is the end of the stream. The handle's read mode is left as it is:
-///   in byte read mode a read may take an empty message silently, with data after it
-///   (README, "Half-close"). On a message-type pipe `shutdown(Write)` sends one.
+///   nonblocking mode and shutdown; `shutdown(Write)` on a message-type one waits
+///   for the write in flight and, as the system serialises such a handle's calls, for
+///   a read blocked on it;
+/// - a message-type pipe: it is put in message read mode at its first read, peek or
+///   shutdown (as winpipe's own ends are, so that no read takes an empty message
+///   silently), a message longer than the read's buffer comes out over several reads
+///   (nothing is dropped), message boundaries are not kept, and an empty message is
+///   the end of the stream (README, "Half-close"); `shutdown(Write)` sends one.
 ///
 /// The side (server or client) is asked of the system; both addresses are unnamed.
 impl From<OwnedHandle> for WinStream {
@@ -603,10 +612,13 @@ impl From<OwnedHandle> for WinStream {
             _ => Side::Client,
         };
         let quota = info.as_ref().map_or(UNKNOWN, |info| info.buffer);
-        let message_type = info.is_some_and(|info| info.message_type);
         let unnamed = WinPipeSocketAddr::unnamed();
         let mut stream = WinStream::with_shared(handle, side, unnamed, Shared::new(), quota);
         stream.is_pipe = is_pipe;
-        stream.of_message_type(message_type)
+        match info {
+            // Put in message read mode at its first read, peek or shutdown.
+            Some(info) if info.message_type => stream,
+            _ => stream.of_message_type(false),
+        }
     }
 }

@@ -76,7 +76,7 @@ pub(crate) struct CallLog {
     /// Whether the last policy it read let it go on (`decide` said wait, not stop).
     pub go: Option<bool>,
     /// What the pipe's buffer size query answered, in order.
-    pub quota_answers: Vec<Option<usize>>,
+    pub quota_answers: Vec<Option<crate::engine::Quota>>,
     /// The length of each write issued.
     pub write_lens: Vec<usize>,
     /// The last wait asked for no time at all.
@@ -637,7 +637,19 @@ impl<'s> World<'s> {
         }
         let op = self.op.as_mut().expect("an operation is in flight");
         if self.nowait {
-            op.ended = Some(ok(self.out.write_at_once(data)));
+            let read_holds = self.out.read_holds_the_quota();
+            let moved = self.out.write_at_once(data);
+            // Twice the quota always goes into such a read (its charge comes back):
+            // a write that moved nothing was too large for NPFS's all-or-nothing
+            // message write, and the stream falls back to one byte per write.
+            assert!(
+                !read_holds || moved > 0 || data.is_empty(),
+                "invariant: a write of {} bytes in the nonblocking completion mode moved \
+                 nothing into a waiting read that holds the whole quota of {}",
+                data.len(),
+                self.out.quota()
+            );
+            op.ended = Some(ok(moved));
         } else if let Issue::Done(_) = self.out.write(data) {
             op.ended = Some(ok(data.len()));
         }

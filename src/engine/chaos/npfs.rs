@@ -112,6 +112,17 @@ impl Outbound {
         }
     }
 
+    /// `Quota`: the buffer size.
+    pub(crate) fn quota(&self) -> usize {
+        self.quota as usize
+    }
+
+    /// Whether the peer has a read waiting that holds at least the whole quota (it
+    /// is then charged all of it: no quota is free).
+    pub(crate) fn read_holds_the_quota(&self) -> bool {
+        self.quota > 0 && self.read.is_some_and(|(want, _)| want >= self.quota)
+    }
+
     pub(crate) fn message_type(&self) -> bool {
         self.message_type
     }

@@ -276,7 +276,7 @@ pub(super) fn whole_first_write(w: &World<'_>, len: usize) {
         return;
     };
     let mut answers = c.quota_answers.iter().copied();
-    let (cap, _) = write_shape(policy, &mut || answers.next().flatten());
+    let (cap, _, _) = write_shape(policy, &mut || answers.next().flatten());
     let expected = len.min(MAX_WRITE).min(cap);
     assert_eq!(
         first, expected,

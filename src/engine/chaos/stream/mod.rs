@@ -7,7 +7,7 @@ mod check;
 use super::kernel::{out_byte, Buf, Dir, World};
 use super::port::{submit, Cell, KClock};
 use super::Source;
-use crate::engine::{self, Issued, Peeked, Policy, Port, Request, Wake};
+use crate::engine::{self, Issued, Peeked, Policy, Port, Quota, Request, Wake};
 use check::Expect;
 use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut};
@@ -153,10 +153,13 @@ fn one_shutdown(cell: &Cell<'_>, marker_sent: &mut bool) {
 }
 
 /// What NtQueryInformationFile tells winpipe of the pipe's free write quota
-/// (`WriteQuotaAvailable`), or nothing when the call fails (as after a disconnect).
-fn quota_of(cell: &Cell<'_>) -> Option<usize> {
+/// (`WriteQuotaAvailable`, at most the quota, as `WinStream` takes it) and of the
+/// quota, or nothing when the call fails (as after a disconnect).
+fn quota_of(cell: &Cell<'_>) -> Option<Quota> {
     let mut w = cell.borrow_mut();
-    let answer = (w.pick() % 16 != 9).then_some(w.out.write_quota_available());
+    let size = w.out.quota();
+    let free = w.out.write_quota_available().min(size);
+    let answer = (w.pick() % 16 != 9).then_some(Quota { free, size });
     w.call.quota_answers.push(answer);
     answer
 }
