@@ -376,11 +376,13 @@ impl WinStream {
     ///
     /// Half-close: after `Write` (or `Both`) the peer's reads return `Ok(0)` once it
     /// has read everything written before, while this end can still read. winpipe
-    /// sends the end of stream as a zero-length message, as go-winio's `CloseWrite`
-    /// does: winpipe's pipes are message-type pipes, and winpipe, go-winio and .NET
-    /// peers read it as the end. A byte-type pipe (a server another program made in
-    /// byte mode) cannot carry it: there the peer sees the end only when every handle
-    /// to this end is closed. See the README, "Half-close".
+    /// sends the end of stream as one zero-length message (go-winio's `CloseWrite`
+    /// convention), without waiting for the peer: winpipe's pipes are message-type
+    /// pipes, winpipe's own ends always see it, and byte-mode readers (go-winio
+    /// clients, `File`, .NET) see it if their read waits when it comes or it comes
+    /// alone. A byte-type pipe (a server another program made in byte mode) cannot
+    /// carry it: there the peer sees the end only when every handle to this end is
+    /// closed. See the README, "Half-close".
     ///
     /// # Errors
     /// The system's error if the end-of-stream message could not be sent (a handle
@@ -402,6 +404,11 @@ impl WinStream {
     /// Reads without removing: returns what is buffered (at most `buf.len()` bytes),
     /// waiting for data as [`read`](Read::read) would (same timeout, nonblocking mode
     /// and end-of-stream results).
+    ///
+    /// On a message-type pipe (winpipe's own are) it shows the first message only:
+    /// what one write of the peer sent, or its rest. A loop that peeks until a header
+    /// of several bytes is complete never ends if the peer wrote the header in
+    /// pieces; read the header instead (a `BufReader`, or `read_exact`).
     ///
     /// The bytes shown may include a peer write still in progress (`PeekNamedPipe`
     /// shows them). If that write is then cancelled, Windows withdraws its unread
