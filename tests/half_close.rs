@@ -25,6 +25,16 @@ fn bound(name: &str) -> (WinListener, WinStream, WinStream) {
     (listener, client, server)
 }
 
+/// An overlapped server made with Kernel32, message or byte type, 4 KiB buffers.
+fn raw_server(name: &str, message: bool) -> RawEnd {
+    let shape = Shape {
+        io: Io::Overlapped,
+        message,
+        buffer: 4096,
+    };
+    RawEnd::server(name, shape)
+}
+
 /// std's request/response pattern: write the request, `shutdown(Write)`,
 /// `read_to_end` the reply; the server reads the request to its end first.
 fn request_and_reply(mut client: WinStream, mut server: WinStream) {
@@ -137,12 +147,7 @@ fn clones_of_the_reading_end_all_see_the_end() {
 fn the_end_is_sent_once_after_everything_written() {
     within(LIMIT, || {
         let name = pipe_name("end_once");
-        let shape = Shape {
-            io: Io::Overlapped,
-            message: true,
-            buffer: 4096,
-        };
-        let raw = RawEnd::server(&name, shape);
+        let raw = raw_server(&name, true);
         let client = WinStream::connect_with_timeout(&name, Duration::from_secs(5)).unwrap();
         raw.accept();
         (&client).write_all(b"data").unwrap();
@@ -223,12 +228,7 @@ fn a_go_winio_style_peer_sees_our_end_and_we_see_its_close_write() {
 fn a_byte_type_peer_sees_the_end_only_at_the_close() {
     within(LIMIT, || {
         let name = pipe_name("byte_type_end");
-        let shape = Shape {
-            io: Io::Overlapped,
-            message: false,
-            buffer: 4096,
-        };
-        let raw = RawEnd::server(&name, shape);
+        let raw = raw_server(&name, false);
         let client = WinStream::connect_with_timeout(&name, Duration::from_secs(5)).unwrap();
         raw.accept();
         (&client).write_all(b"bytes").unwrap();

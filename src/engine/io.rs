@@ -491,7 +491,8 @@ pub(crate) fn peek(
     clock: &impl Clock,
 ) -> io::Result<usize> {
     let len = clamp_len(buf.len());
-    let messages = port.reads_messages();
+    // The read mode, asked once and only if it matters (nothing to copy).
+    let mut mode = None;
     let mut stalled = false;
     let mut pause = Duration::from_millis(1);
     loop {
@@ -506,6 +507,7 @@ pub(crate) fn peek(
         if seen.copied > 0 {
             return Ok(seen.copied.min(len));
         }
+        let messages = *mode.get_or_insert_with(|| port.reads_messages());
         let wait = match decide(policy(), clock.now()) {
             Ok(wait) => wait,
             // Nonblocking: a marker PeekNamedPipe cannot show still ends the stream.
@@ -515,7 +517,7 @@ pub(crate) fn peek(
         // Bytes queued but none copied, or a wait for data that ended with nothing
         // to copy: an empty message heads the queue.
         if seen.queued > 0 || stalled {
-            match past_empty_message(port, &mut buf[..1], &mut pause, wait, clock) {
+            match past_empty_message(port, messages, &mut buf[..1], &mut pause, wait, clock) {
                 Past::Nothing => {}
                 Past::Took(taken) => return Ok(taken),
                 Past::Ended => {
@@ -627,12 +629,13 @@ enum Past {
 /// most `wait`) until a read takes the message. Nothing spins.
 fn past_empty_message(
     port: &mut impl Port,
+    messages: bool,
     byte: &mut [u8],
     pause: &mut Duration,
     wait: Option<Duration>,
     clock: &impl Clock,
 ) -> Past {
-    if !port.reads_messages() {
+    if !messages {
         back_off(port, pause, wait);
         return Past::Nothing;
     }
