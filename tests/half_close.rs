@@ -317,3 +317,45 @@ fn a_wrapped_foreign_client_end_sees_the_end_while_peeking() {
         assert_eq!((&client).read(&mut [0u8; 8]).unwrap(), 0);
     });
 }
+
+/// Writers racing a shutdown (`Write` or `Both`): every byte a write reported (timed
+/// writes report exactly) reaches the reader before the end, and none after it; the
+/// end comes once the write in flight has stopped, never before a write's bytes.
+#[test]
+fn writers_racing_a_shutdown_lose_nothing_before_the_end() {
+    within(LIMIT, || {
+        for round in 0..60u64 {
+            let (a, mut b) = WinStream::pair().unwrap();
+            a.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+            let writers: Vec<_> = (0..2)
+                .map(|_| {
+                    let a = a.try_clone().unwrap();
+                    thread::spawn(move || {
+                        let chunk = [7u8; 3000];
+                        let mut reported = 0usize;
+                        loop {
+                            match (&a).write(&chunk) {
+                                Ok(n) => reported += n,
+                                Err(e) => {
+                                    assert_eq!(e.kind(), ErrorKind::BrokenPipe, "{e}");
+                                    return reported;
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let reader = thread::spawn(move || {
+                let mut got = Vec::new();
+                b.read_to_end(&mut got).unwrap();
+                got.len()
+            });
+            thread::sleep(Duration::from_millis(5 + round % 7 * 5));
+            let how = [Shutdown::Write, Shutdown::Both][round as usize % 2];
+            a.shutdown(how).unwrap();
+            let reported: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+            let read = reader.join().unwrap();
+            assert_eq!(read, reported, "round {round}: bytes read before the end");
+        }
+    });
+}
