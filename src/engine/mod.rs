@@ -421,6 +421,10 @@ mod unit {
         assert!(old.wakes(&shut_write, write) && old.wakes(&shut_write, exact_write));
         let shut_read = with(|s| s.shut_read = true);
         assert!(old.wakes(&shut_read, read) && !old.wakes(&shut_read, exact_write));
+        // A clone that took the peer's end-of-stream marker wakes the reads only.
+        let ended = with(|s| s.ended = true);
+        assert!(old.wakes(&ended, read) && !old.wakes(&ended, write));
+        assert!(ended.read_policy().shut && !ended.write_policy().shut);
         assert!(!old.wakes(&old, read), "no change wakes nothing");
     }
 }
