@@ -299,10 +299,40 @@ pub const FILE_PIPE_LOCAL_INFORMATION_CLASS: u32 = 24;
 /// `FILE_PIPE_SERVER_END` in `NamedPipeEnd`.
 pub const FILE_PIPE_SERVER_END: u32 = 1;
 
-// Ntdll: the free write quota of a pipe end, which no Kernel32 call reports.
+/// `FILE_PIPE_PEEK_BUFFER` (ntifs.h) without its data: what `FSCTL_PIPE_PEEK` says
+/// of the queue a pipe end reads.
+#[repr(C)]
+#[derive(Default)]
+pub struct FILE_PIPE_PEEK_HEADER {
+    pub NamedPipeState: u32,
+    pub ReadDataAvailable: u32,
+    pub NumberOfMessages: u32,
+    pub MessageLength: u32,
+}
+
+/// `FSCTL_PIPE_PEEK`: CTL_CODE(FILE_DEVICE_NAMED_PIPE, 3, METHOD_BUFFERED,
+/// FILE_READ_DATA).
+pub const FSCTL_PIPE_PEEK: u32 = 0x0011_400C;
+/// `STATUS_BUFFER_OVERFLOW`: a peek with no room for data, when data is queued.
+pub const STATUS_BUFFER_OVERFLOW: u32 = 0x8000_0005;
+
+// Ntdll: the free write quota of a pipe end, and the message count of its queue,
+// which no Kernel32 call reports.
 #[cfg(windows)]
 #[link(name = "ntdll")]
 extern "system" {
+    pub fn NtFsControlFile(
+        FileHandle: HANDLE,
+        Event: HANDLE,
+        ApcRoutine: *mut c_void,
+        ApcContext: *mut c_void,
+        IoStatusBlock: *mut IO_STATUS_BLOCK,
+        FsControlCode: u32,
+        InputBuffer: *mut c_void,
+        InputBufferLength: u32,
+        OutputBuffer: *mut c_void,
+        OutputBufferLength: u32,
+    ) -> i32;
     pub fn NtQueryInformationFile(
         FileHandle: HANDLE,
         IoStatusBlock: *mut IO_STATUS_BLOCK,

@@ -33,8 +33,9 @@ pub mod local;
 pub use integrity::IntegrityLevel;
 #[cfg(windows)]
 pub use net::{
-    ConnectOptions, ImpersonationLevel, Incoming, ListenerOptions, WinListener, WinStream,
-    DEFAULT_BACKLOG, DEFAULT_CONNECT_TIMEOUT,
+    ConnectOptions, ImpersonationLevel, Incoming, IncomingMessageStreams, ListenerOptions,
+    WinListener, WinMessageListener, WinMessageStream, WinStream, DEFAULT_BACKLOG,
+    DEFAULT_CONNECT_TIMEOUT,
 };
 pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
 pub use sid::Sid;

@@ -34,10 +34,10 @@ use std::ptr::{self, null_mut};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-/// The longest pipe name plus its NUL, with room to spare.
-const NAME_CAPACITY: usize = 260;
-/// `ERROR_INVALID_NAME`, for a name the A functions cannot take.
-const ERROR_INVALID_NAME: Code = 123;
+mod args;
+use args::{c_name, wait_millis};
+#[cfg(test)]
+use args::{ERROR_INVALID_NAME, NAME_CAPACITY};
 
 fn last_error() -> Code {
     // SAFETY: GetLastError has no preconditions.
@@ -51,29 +51,6 @@ fn outcome(ok: BOOL) -> Result<(), Code> {
         FALSE => Err(last_error()),
         _ => Ok(()),
     }
-}
-
-/// Milliseconds for a Win32 wait: rounded up (a sub-millisecond wait never becomes 0),
-/// below INFINITE unless `None`.
-pub(crate) fn wait_millis(timeout: Option<Duration>) -> DWORD {
-    match timeout {
-        None => INFINITE,
-        Some(t) => {
-            let ms = t.as_nanos().div_ceil(1_000_000);
-            ms.min(u128::from(INFINITE - 1)) as DWORD
-        }
-    }
-}
-
-/// A NUL-terminated copy of `name` for the A functions, on the stack.
-fn c_name(name: &str) -> Result<[u8; NAME_CAPACITY], Code> {
-    let bytes = name.as_bytes();
-    if bytes.len() >= NAME_CAPACITY || bytes.contains(&0) {
-        return Err(ERROR_INVALID_NAME);
-    }
-    let mut buf = [0u8; NAME_CAPACITY];
-    buf[..bytes.len()].copy_from_slice(bytes);
-    Ok(buf)
 }
 
 /// An owned kernel handle, closed on drop.
@@ -151,6 +128,15 @@ impl FromRawHandle for crate::WinStream {
         // SAFETY: the caller promises `raw` is an open handle it owns and gives to us.
         let owned = unsafe { OwnedHandle::from_raw_handle(raw) };
         crate::WinStream::from(owned)
+    }
+}
+
+/// As for `WinStream`; see `From<OwnedHandle> for WinMessageStream`.
+impl FromRawHandle for crate::WinMessageStream {
+    unsafe fn from_raw_handle(raw: RawHandle) -> Self {
+        // SAFETY: the caller promises `raw` is an open handle it owns and gives to us.
+        let owned = unsafe { OwnedHandle::from_raw_handle(raw) };
+        crate::WinMessageStream::from(owned)
     }
 }
 
@@ -369,6 +355,18 @@ impl Port for Pipe<'_> {
         self.shared.update(|s| s.ended = true);
     }
 
+    fn empty_message_first(&mut self) -> bool {
+        peek_header(self.file.raw()).is_some_and(|h| h.NumberOfMessages > 0 && h.MessageLength == 0)
+    }
+
+    fn owe_empty_message(&mut self) {
+        self.shared.owe_empty_message(true);
+    }
+
+    fn owed_empty_message(&mut self, take: bool) -> bool {
+        self.shared.owed_empty_message(take)
+    }
+
     fn set_nowait(&mut self, nowait: bool, messages: bool) -> bool {
         let file = self.file.raw();
         // Only from blocking mode: a handle other code put in PIPE_NOWAIT stays so (its
@@ -383,6 +381,37 @@ impl Port for Pipe<'_> {
         trace!("SetNamedPipeHandleState({file:?}, {mode:#x}) = {ok}");
         ok != FALSE
     }
+}
+
+/// What `FSCTL_PIPE_PEEK` says of the queue `file` reads, with no room for data (it
+/// completes at once: NPFS `NpPeek`); `None` if it fails.
+fn peek_header(file: HANDLE) -> Option<FILE_PIPE_PEEK_HEADER> {
+    let mut header = FILE_PIPE_PEEK_HEADER::default();
+    let mut io = IO_STATUS_BLOCK::default();
+    let (size, out) = (
+        size_of::<FILE_PIPE_PEEK_HEADER>() as u32,
+        (&mut header as *mut FILE_PIPE_PEEK_HEADER).cast(),
+    );
+    let none = null_mut();
+    // SAFETY: `io` and `header` are ours, `size` is `header`'s size; no input, no
+    // event, no APC: the call is synchronous on a pipe (NpPeek never pends).
+    let status = unsafe {
+        NtFsControlFile(
+            file,
+            none,
+            none,
+            none,
+            &mut io,
+            FSCTL_PIPE_PEEK,
+            none,
+            0,
+            out,
+            size,
+        )
+    } as u32;
+    let (count, len) = (header.NumberOfMessages, header.MessageLength);
+    trace!("NtFsControlFile({file:?}, FSCTL_PIPE_PEEK) = {status:#x} messages={count} first={len}");
+    matches!(status, 0 | STATUS_BUFFER_OVERFLOW).then_some(header)
 }
 
 /// The pipe handle's read and completion modes (`GetNamedPipeHandleStateA`).

@@ -37,18 +37,18 @@ use std::time::Duration;
 /// memory), and the most a vectored call gathers.
 pub(crate) const MAX_WRITE: usize = 64 * 1024;
 
-const READ: Wake = Wake {
+pub(super) const READ: Wake = Wake {
     dir: Dir::Read,
     stop: Stop::ByPolicy,
 };
 
 /// On a read, these codes mean the peer is gone and every byte was delivered (109:
 /// the peer closed; 233: the server disconnected the pipe).
-fn is_eof(code: Code) -> bool {
+pub(super) fn is_eof(code: Code) -> bool {
     code == ERROR_BROKEN_PIPE || code == ERROR_PIPE_NOT_CONNECTED
 }
 
-fn read_stopped(why: Why) -> io::Result<usize> {
+pub(super) fn read_stopped(why: Why) -> io::Result<usize> {
     match why {
         Why::TimedOut => Err(ErrorKind::TimedOut.into()),
         Why::WouldBlock => Err(ErrorKind::WouldBlock.into()),
@@ -56,7 +56,7 @@ fn read_stopped(why: Why) -> io::Result<usize> {
     }
 }
 
-fn write_stopped(why: Why) -> io::Result<usize> {
+pub(super) fn write_stopped(why: Why) -> io::Result<usize> {
     match why {
         Why::TimedOut => Err(ErrorKind::TimedOut.into()),
         Why::WouldBlock => Err(ErrorKind::WouldBlock.into()),
@@ -71,7 +71,17 @@ pub(crate) fn wait_for_write_turn(policy: Policy, now: Duration) -> io::Result<O
     decide(policy, now).or_else(|why| write_stopped(why).map(|_| None))
 }
 
-fn shut_for_writing() -> io::Error {
+/// What a receive waiting for its turn (one reader at a time per message stream)
+/// does under `policy` at `now`: wait, at most the time returned (`None`: without
+/// limit), or stop: `Err(None)` after a read shutdown, else the receive's error.
+pub(crate) fn wait_for_read_turn(
+    policy: Policy,
+    now: Duration,
+) -> Result<Option<Duration>, Option<io::Error>> {
+    decide(policy, now).map_err(|why| read_stopped(why).err())
+}
+
+pub(super) fn shut_for_writing() -> io::Error {
     io::Error::new(
         ErrorKind::BrokenPipe,
         "the stream was shut down for writing",
@@ -80,7 +90,7 @@ fn shut_for_writing() -> io::Error {
 
 /// A failed write: the pipe's end (233 after the server's DisconnectNamedPipe, which
 /// std files under no kind) is `BrokenPipe` like 109 and 232, its code kept inside.
-fn write_error(code: Code) -> io::Error {
+pub(super) fn write_error(code: Code) -> io::Error {
     if code == ERROR_PIPE_NOT_CONNECTED {
         return io::Error::new(ErrorKind::BrokenPipe, os_error(code));
     }
@@ -166,7 +176,7 @@ pub(crate) fn read(
 /// (`PIPE_NOWAIT`, a handle other code set so, or a moment of `into_waiting_reads`)
 /// and nothing is queued. It pauses (1 ms, doubling up to 50 ms, at most until the
 /// deadline) before trying again, as a blocking read would have waited.
-fn nothing_yet(
+pub(super) fn nothing_yet(
     port: &mut impl Port,
     pause: &mut Duration,
     policy: &impl Fn() -> Policy,
@@ -179,7 +189,7 @@ fn nothing_yet(
 
 /// Naps for `pause`, at most `wait` (`None`: no deadline), and doubles `pause` up to
 /// 50 ms for the next time.
-fn back_off(port: &mut impl Port, pause: &mut Duration, wait: Option<Duration>) {
+pub(super) fn back_off(port: &mut impl Port, pause: &mut Duration, wait: Option<Duration>) {
     port.nap(wait.map_or(*pause, |left| left.min(*pause)));
     *pause = (*pause * 2).min(Duration::from_millis(50));
 }
@@ -231,7 +241,7 @@ fn at_once_cap(total: usize, quota: Option<Quota>) -> Option<usize> {
 /// sent again. std gives 995 the kind `TimedOut`, which promises that nothing moved
 /// and invites a retry that could repeat those bytes; this error's kind is `Other`,
 /// with the system's error inside.
-fn cancelled_in_flight() -> io::Error {
+pub(super) fn cancelled_in_flight() -> io::Error {
     io::Error::other(os_error(ERROR_OPERATION_ABORTED))
 }
 
@@ -334,7 +344,7 @@ fn write_data(
 
 /// One WriteFile of `buf` that `stop` says what may stop: its result, or `None` to
 /// issue it again (a cancel met it untouched, and nothing says stop).
-fn write_once(
+pub(super) fn write_once(
     port: &mut impl Port,
     buf: &[u8],
     stop: Stop,
@@ -375,7 +385,7 @@ fn try_waiting_reads(
 }
 
 /// What a write in the pipe's nonblocking completion mode did.
-enum AtOnce {
+pub(super) enum AtOnce {
     /// It moved bytes (all of them exactly reported), or failed.
     Moved(io::Result<usize>),
     /// No read was waiting: nothing moved.
@@ -393,7 +403,7 @@ enum AtOnce {
 /// server loop) takes a whole read's worth per write instead of one byte. The mode is the pipe
 /// end's, so it is set back at once; a read issued meanwhile on the same end finds
 /// ERROR_NO_DATA and tries again (see `read`).
-fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> AtOnce {
+pub(super) fn into_waiting_reads(port: &mut impl Port, buf: &[u8], clock: &impl Clock) -> AtOnce {
     let messages = port.reads_messages();
     if !port.set_nowait(true, messages) {
         return AtOnce::Refused;
@@ -601,7 +611,7 @@ fn look_for_the_end(port: &mut impl Port, clock: &impl Clock) -> io::Result<usiz
 }
 
 /// The policy of an operation that must not wait.
-fn at_once() -> Policy {
+pub(super) fn at_once() -> Policy {
     Policy {
         nonblocking: true,
         ..Policy::default()

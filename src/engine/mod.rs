@@ -15,12 +15,13 @@
 mod accept;
 pub(crate) mod connect;
 pub(crate) mod io;
+pub(crate) mod message;
 
 pub(crate) use accept::{Backlog, Listen};
 pub(crate) use connect::{connect, Dial};
 pub(crate) use io::{
-    end_writes, peek, read, read_vectored, wait_for_write_turn, write, write_vectored, Quota,
-    MAX_WRITE,
+    end_writes, peek, read, read_vectored, wait_for_read_turn, wait_for_write_turn, write,
+    write_vectored, Quota, MAX_WRITE,
 };
 
 use std::time::Duration;
@@ -155,6 +156,24 @@ pub(crate) trait Port {
     /// Pauses the calling thread (virtual time in the simulations).
     fn nap(&mut self, pause: Duration) {
         std::thread::sleep(pause);
+    }
+
+    /// Whether an empty message heads the queue this end reads, as
+    /// `FSCTL_PIPE_PEEK` counts messages (`NumberOfMessages`, `MessageLength`: NPFS
+    /// `NpPeek`); `false` where the system does not count them (Wine reports none),
+    /// so an empty message alone in the queue cannot be seen without a read.
+    fn empty_message_first(&mut self) -> bool {
+        false
+    }
+
+    /// A message peek's wait took an empty message: the next receive of this end (or
+    /// a clone) returns it before anything else (`owed_empty_message`).
+    fn owe_empty_message(&mut self) {}
+
+    /// Whether an empty message is owed (see `owe_empty_message`); `take` settles it.
+    fn owed_empty_message(&mut self, take: bool) -> bool {
+        let _ = take;
+        false
     }
 
     /// A read took the peer's end-of-stream marker (a zero-length message, which

@@ -18,6 +18,8 @@ mod identity;
 #[cfg(windows)]
 mod listener;
 #[cfg(windows)]
+mod message;
+#[cfg(windows)]
 mod options;
 #[cfg(windows)]
 mod pair;
@@ -32,6 +34,8 @@ pub use addr::{WinPipeSocketAddr, WinPipeSocketAddress};
 pub(crate) use identity::{same_session_admits, TokenFacts};
 #[cfg(windows)]
 pub use listener::{Incoming, WinListener};
+#[cfg(windows)]
+pub use message::{IncomingMessageStreams, WinMessageListener, WinMessageStream};
 #[cfg(windows)]
 pub use options::{ConnectOptions, ImpersonationLevel, ListenerOptions, DEFAULT_BACKLOG};
 #[cfg(windows)]

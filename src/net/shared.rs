@@ -28,6 +28,10 @@ struct State {
     writing: bool,
     /// The end-of-stream marker was sent (or is being sent): it goes once.
     marker_sent: bool,
+    /// A read of this end or a clone is in flight (see `read_turn`).
+    reading: bool,
+    /// A message peek took an empty message, which the next receive returns.
+    owed_empty: bool,
 }
 
 impl Shared {
@@ -107,6 +111,34 @@ impl Shared {
         Ok(WriteTurn(self))
     }
 
+    /// Waits until no other receive or peek of this message stream or its clones is in
+    /// flight, as the read policy lets it wait, and takes the turn until the guard is
+    /// dropped. One reader at a time keeps messages whole and in order: a peek that
+    /// takes an empty message owes it to the next receive, which must not be racing
+    /// it for the message after. `Err(None)`: the stream was shut down for reading.
+    pub(crate) fn read_turn(&self, clock: &impl Clock) -> Result<ReadTurn<'_>, Option<io::Error>> {
+        let mut state = sys::lock(&self.state);
+        while state.reading {
+            let wait = engine::wait_for_read_turn(state.settings.read_policy(), clock.now())?;
+            state = wait_on(&self.changed, state, wait);
+        }
+        state.reading = true;
+        Ok(ReadTurn(self))
+    }
+
+    /// Records that an empty message is owed (`true`) or settles it.
+    pub(crate) fn owe_empty_message(&self, owed: bool) {
+        sys::lock(&self.state).owed_empty = owed;
+    }
+
+    /// Whether an empty message is owed; `take` settles it.
+    pub(crate) fn owed_empty_message(&self, take: bool) -> bool {
+        let mut state = sys::lock(&self.state);
+        let owed = state.owed_empty;
+        state.owed_empty &= !take;
+        owed
+    }
+
     /// The turn to send the end-of-stream marker after a write shutdown: `None` if it
     /// was sent already. It waits for the write in flight, which the shutdown stops.
     pub(crate) fn marker_turn(&self) -> Option<WriteTurn<'_>> {
@@ -145,6 +177,16 @@ pub(crate) struct WriteTurn<'a>(&'a Shared);
 impl Drop for WriteTurn<'_> {
     fn drop(&mut self) {
         sys::lock(&self.0.state).writing = false;
+        self.0.changed.notify_all();
+    }
+}
+
+/// A receive's or peek's turn (`Shared::read_turn`); dropping it lets the next go.
+pub(crate) struct ReadTurn<'a>(&'a Shared);
+
+impl Drop for ReadTurn<'_> {
+    fn drop(&mut self) {
+        sys::lock(&self.0.state).reading = false;
         self.0.changed.notify_all();
     }
 }

@@ -33,7 +33,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// 0 whatever the pipe holds. Where it is not kept a write may fill the quota, as it
 /// did before winpipe asked; if the answer cannot be had, Windows' behaviour is
 /// assumed.
-fn free_quota_is_kept() -> bool {
+pub(super) fn free_quota_is_kept() -> bool {
     static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *KEPT.get_or_init(|| match WinStream::pair() {
         Ok((client, _server)) => match sys::write_quota(&client.handle) {
@@ -65,7 +65,7 @@ pub(super) enum Side {
 /// `raw_os_error`.
 pub struct WinStream {
     pub(super) handle: Handle,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// The pipe's buffer size if known (`UNKNOWN` if not): when it is 0, a write that
     /// may be stopped needs not ask the free quota.
     quota: AtomicUsize,
@@ -76,8 +76,8 @@ pub struct WinStream {
     name: WinPipeSocketAddr,
     /// Where vectored reads and writes gather their slices: allocated by the first
     /// one and kept (see `with_scratch`).
-    read_scratch: Mutex<Vec<u8>>,
-    write_scratch: Mutex<Vec<u8>>,
+    pub(super) read_scratch: Mutex<Vec<u8>>,
+    pub(super) write_scratch: Mutex<Vec<u8>>,
 }
 
 impl WinStream {
@@ -95,7 +95,7 @@ impl WinStream {
     /// (a byte-type pipe cannot). A client end of a pipe other code made is put in
     /// message read mode the first time this is asked, by its first read, peek or
     /// shutdown (not at connect: a client that only writes pays no system call).
-    fn message_type(&self) -> bool {
+    pub(super) fn message_type(&self) -> bool {
         self.shared
             .message_type(|| read_messages_if_possible(&self.handle))
     }
@@ -127,18 +127,18 @@ impl WinStream {
     }
 
     /// The handle as the engine uses it.
-    fn pipe(&self) -> Pipe<'_> {
+    pub(super) fn pipe(&self) -> Pipe<'_> {
         Pipe {
             file: &self.handle,
             shared: &self.shared,
         }
     }
 
-    fn read_policy(&self) -> impl Fn() -> Policy + '_ {
+    pub(super) fn read_policy(&self) -> impl Fn() -> Policy + '_ {
         || self.shared.read_policy()
     }
 
-    fn write_policy(&self) -> impl Fn() -> Policy + '_ {
+    pub(super) fn write_policy(&self) -> impl Fn() -> Policy + '_ {
         || self.shared.write_policy()
     }
 
@@ -148,7 +148,7 @@ impl WinStream {
     /// known to be 0 has none, so nothing is asked. `None` if the system does not say
     /// (a pipe the server has disconnected): the write then moves one byte. On a
     /// system that does not keep the free quota (`free_quota_is_kept`) it is the quota.
-    fn free_quota(&self) -> Option<Quota> {
+    pub(super) fn free_quota(&self) -> Option<Quota> {
         if self.quota.load(Ordering::Relaxed) == 0 {
             return Some(Quota { free: 0, size: 0 });
         }
@@ -162,7 +162,7 @@ impl WinStream {
 
     /// Refuses I/O on a handle that is not a pipe: ReadFile and WriteFile would work on
     /// a file, at offset 0 every time, so `read_to_end` would never end.
-    fn check_pipe(&self) -> io::Result<()> {
+    pub(super) fn check_pipe(&self) -> io::Result<()> {
         if !self.is_pipe {
             return Err(io::Error::new(
                 ErrorKind::InvalidInput,
@@ -388,10 +388,7 @@ impl WinStream {
     /// The system's error if the end-of-stream message could not be sent (a handle
     /// without write access, say); a peer that is gone needs none (`Ok`).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.shared.update(|s| {
-            s.shut_read |= matches!(how, Shutdown::Read | Shutdown::Both);
-            s.shut_write |= matches!(how, Shutdown::Write | Shutdown::Both);
-        });
+        self.shut(how);
         if how == Shutdown::Read || !self.is_pipe || !self.message_type() {
             return Ok(());
         }
@@ -419,6 +416,16 @@ impl WinStream {
         self.message_type();
         let policy = self.read_policy();
         engine::peek(&mut self.pipe(), buf, &policy, &Since::start())
+    }
+}
+
+impl WinStream {
+    /// Shuts `how` down for this stream and its clones, waking the calls it stops.
+    pub(super) fn shut(&self, how: Shutdown) {
+        self.shared.update(|s| {
+            s.shut_read |= matches!(how, Shutdown::Read | Shutdown::Both);
+            s.shut_write |= matches!(how, Shutdown::Write | Shutdown::Both);
+        });
     }
 }
 
@@ -457,7 +464,7 @@ impl Read for WinStream {
 /// Lends `f` the buffer kept in `slot`, taken out for the call so that no lock is held
 /// across I/O: a vectored call running at the same time in another thread gets an
 /// empty buffer of its own, and whichever call ends last keeps its buffer.
-fn with_scratch<R>(slot: &Mutex<Vec<u8>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+pub(super) fn with_scratch<R>(slot: &Mutex<Vec<u8>>, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     let mut scratch = std::mem::take(&mut *sys::lock(slot));
     let result = f(&mut scratch);
     *sys::lock(slot) = scratch;

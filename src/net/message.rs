@@ -1,0 +1,545 @@
+//! `WinMessageStream` and `WinMessageListener`: a pipe whose messages keep their
+//! boundaries, with the connected-socket methods of std's `UnixDatagram`.
+
+use super::addr::WinPipeSocketAddr;
+use super::options::{ConnectOptions, ListenerOptions};
+use super::stream::{free_quota_is_kept, with_scratch, WinStream, DEFAULT_CONNECT_TIMEOUT};
+use super::WinListener;
+use crate::engine::message::{self, Received};
+use crate::engine::{Clock, Since};
+use crate::sid::Sid;
+use crate::IntegrityLevel;
+use std::fmt;
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut};
+use std::net::Shutdown;
+use std::os::windows::io::{
+    AsHandle, AsRawHandle, BorrowedHandle, IntoRawHandle, OwnedHandle, RawHandle,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// A connected named pipe that carries messages: each [`send`](Self::send) arrives as
+/// one [`recv`](Self::recv), whole, in order, never glued to another or split. The
+/// `UnixSeqpacket` of winpipe, with the method names of std's connected `UnixDatagram`.
+///
+/// Messages may be of any length up to 4 GiB − 1, longer than the pipe's buffer
+/// included, and may be empty. Timeouts, nonblocking mode and shutdown work as for
+/// [`WinStream`] and are shared with clones; one receive (or peek) of a stream and
+/// its clones runs at a time, and so does one send.
+///
+/// A `WinMessageStream` and a [`WinStream`] can be the two ends of one connection
+/// (winpipe's pipes are all message-type pipes): the `WinStream` reads the messages'
+/// bytes as a stream, and takes an empty message as the end of the stream (see the
+/// README, "Half-close").
+///
+/// ```no_run
+/// let stream = winpipe::WinMessageStream::connect(r"\\.\pipe\my-service")?;
+/// stream.send(b"request")?;
+/// let mut reply = Vec::new();
+/// if stream.recv_message(&mut reply)?.is_none() {
+///     println!("the server hung up");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct WinMessageStream {
+    stream: WinStream,
+}
+
+impl WinMessageStream {
+    /// A message stream on a connected `stream`: its pipe must be a message-type pipe,
+    /// and a client end is put in message read mode now.
+    fn on(stream: WinStream) -> io::Result<WinMessageStream> {
+        let stream = WinMessageStream { stream };
+        stream.check()?;
+        Ok(stream)
+    }
+
+    /// `InvalidInput` unless the handle is a message-type pipe (its end then reads in
+    /// message mode).
+    fn check(&self) -> io::Result<()> {
+        self.stream.check_pipe()?;
+        if !self.stream.message_type() {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                "the pipe is not a message-type pipe, so it keeps no message boundaries \
+                 (use WinStream for a byte-type pipe)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Connects to the message-type pipe `path` (`\\.\pipe\NAME`), waiting up to
+    /// [`DEFAULT_CONNECT_TIMEOUT`] for a listener or a free instance.
+    ///
+    /// # Errors
+    /// As [`WinStream::connect`]; `InvalidInput` if the pipe is of byte type.
+    ///
+    /// ```no_run
+    /// let stream = winpipe::WinMessageStream::connect(r"\\.\pipe\my-service")?;
+    /// stream.send(b"hello")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<WinMessageStream> {
+        Self::connect_addr(&WinPipeSocketAddr::from_pathname(path)?)
+    }
+
+    /// Connects to `addr`, as [`connect`](Self::connect).
+    pub fn connect_addr(addr: &WinPipeSocketAddr) -> io::Result<WinMessageStream> {
+        Self::connect_addr_with_timeout(addr, DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Connects to `path`, trying for at most `timeout`, as
+    /// [`WinStream::connect_with_timeout`].
+    pub fn connect_with_timeout<P: AsRef<Path>>(
+        path: P,
+        timeout: Duration,
+    ) -> io::Result<WinMessageStream> {
+        Self::connect_addr_with_timeout(&WinPipeSocketAddr::from_pathname(path)?, timeout)
+    }
+
+    /// Connects to `addr`, trying for at most `timeout`.
+    pub fn connect_addr_with_timeout(
+        addr: &WinPipeSocketAddr,
+        timeout: Duration,
+    ) -> io::Result<WinMessageStream> {
+        ConnectOptions::new()
+            .timeout(timeout)
+            .connect_messages_addr(addr)
+    }
+
+    /// Two connected message streams on a private pipe, as [`WinStream::pair`]:
+    /// `(client, server)`.
+    ///
+    /// ```
+    /// let (a, b) = winpipe::WinMessageStream::pair()?;
+    /// a.send(b"one")?;
+    /// a.send(b"two")?;
+    /// let mut buf = [0; 16];
+    /// assert_eq!(b.recv(&mut buf)?, 3);
+    /// assert_eq!(&buf[..3], b"one");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn pair() -> io::Result<(WinMessageStream, WinMessageStream)> {
+        let (client, server) = WinStream::pair()?;
+        Ok((Self::on(client)?, Self::on(server)?))
+    }
+
+    /// Sends `msg` as one message: `Ok(msg.len())`, or an error, and then the peer
+    /// receives none of it.
+    ///
+    /// With no timeout in blocking mode it waits until the pipe has taken the whole
+    /// message (the peer reads what does not fit its buffer). With a timeout or in
+    /// nonblocking mode a message goes only when it can go whole at once: it fits the
+    /// pipe's free buffer, or, with the peer's waiting receive, the buffer and that
+    /// receive hold it; until then the send waits for room, and at its deadline it
+    /// returns `TimedOut` (`WouldBlock` in nonblocking mode) having sent nothing. So a
+    /// message longer than the pipe's buffer, sent with a timeout, needs a peer that
+    /// is receiving with a large enough buffer ([`recv_message`](Self::recv_message)
+    /// receives into 4 KiB first, or the `Vec`'s spare capacity up to 64 KiB).
+    ///
+    /// Windows withdraws a cancelled message even if the peer has read part of it.
+    /// Only [`shutdown`](Self::shutdown)`(Write)` (or other code cancelling this
+    /// handle's I/O) can cancel a send issued with no timeout in blocking mode: then
+    /// the send fails (`BrokenPipe`), and a peer that had begun reading the message
+    /// sees it cut short (its [`recv_message`](Self::recv_message) fails with
+    /// `InvalidData`). Nothing else ever cancels a message the peer may have begun.
+    ///
+    /// # Errors
+    /// `BrokenPipe` after a write shutdown or when the peer is gone; `InvalidInput`
+    /// for a message of 4 GiB or more; `TimedOut`, `WouldBlock` as above.
+    pub fn send(&self, msg: &[u8]) -> io::Result<usize> {
+        let clock = Since::start();
+        self.check()?;
+        let _turn = self.stream.shared.write_turn(&clock)?;
+        let policy = self.stream.write_policy();
+        let free = &mut || self.stream.free_quota();
+        let pipe = &mut self.stream.pipe();
+        message::send(pipe, msg, free, free_quota_is_kept(), &policy, &clock)
+    }
+
+    /// Sends the slices as one message, with one `WriteFile`, as
+    /// [`send`](Self::send) sends their concatenation.
+    pub fn send_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let clock = Since::start();
+        self.check()?;
+        let _turn = self.stream.shared.write_turn(&clock)?;
+        let policy = self.stream.write_policy();
+        let free = &mut || self.stream.free_quota();
+        let kept = free_quota_is_kept();
+        with_scratch(&self.stream.write_scratch, |scratch| {
+            let pipe = &mut self.stream.pipe();
+            message::send_vectored(pipe, bufs, scratch, free, kept, &policy, &clock)
+        })
+    }
+
+    /// Receives one message into `buf` and returns its length; the rest of a message
+    /// longer than `buf` is discarded, as `UnixDatagram::recv` does. `Ok(0)` is an
+    /// empty message, or the end of the stream (the peer closed, or this end was shut
+    /// down for reading), as in std: [`recv_message`](Self::recv_message) tells them
+    /// apart.
+    ///
+    /// # Errors
+    /// `TimedOut` after the read timeout, `WouldBlock` in nonblocking mode with no
+    /// message: nothing is taken.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(self.receive(buf)?.map_or(0, |got| got.len))
+    }
+
+    /// Receives one message into the slices, filled in order: the bytes received, and
+    /// whether the message was longer than the slices (its rest is discarded).
+    pub fn recv_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<(usize, bool)> {
+        let mut filled = bufs.iter_mut().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next()) {
+            let got = self.receive(only)?;
+            return Ok(got.map_or((0, false), |got| (got.len, got.truncated)));
+        }
+        let total = bufs.iter().map(|b| b.len()).fold(0, usize::saturating_add);
+        let mut gathered = vec![0; total];
+        let Some(got) = self.receive(&mut gathered)? else {
+            return Ok((0, false));
+        };
+        let mut rest = &gathered[..got.len];
+        for buf in bufs.iter_mut() {
+            let take = buf.len().min(rest.len());
+            buf[..take].copy_from_slice(&rest[..take]);
+            rest = &rest[take..];
+        }
+        Ok((got.len, got.truncated))
+    }
+
+    fn receive(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        let clock = Since::start();
+        self.check()?;
+        let Some(_turn) = self.read_turn(&clock)? else {
+            return Ok(None);
+        };
+        let policy = self.stream.read_policy();
+        with_scratch(&self.stream.read_scratch, |scratch| {
+            message::recv(&mut self.stream.pipe(), buf, scratch, &policy, &clock)
+        })
+    }
+
+    /// Appends one whole message to `buf`, however long: `Some(len)`, `Some(0)` for
+    /// an empty message, `None` at the end of the stream (the peer closed, or this end
+    /// was shut down for reading).
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv), and nothing is appended; `InvalidData` if the peer's
+    /// send was cancelled while this end was reading its message (see
+    /// [`send`](Self::send)): the part read is dropped.
+    ///
+    /// ```no_run
+    /// let listener = winpipe::WinMessageListener::bind(r"\\.\pipe\my-service")?;
+    /// let (stream, _) = listener.accept()?;
+    /// let mut msg = Vec::new();
+    /// while let Some(_) = stream.recv_message(&mut msg)? {
+    ///     stream.send(&msg)?; // echo it
+    ///     msg.clear();
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn recv_message(&self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        let clock = Since::start();
+        self.check()?;
+        let Some(_turn) = self.read_turn(&clock)? else {
+            return Ok(None);
+        };
+        let policy = self.stream.read_policy();
+        message::recv_message(&mut self.stream.pipe(), buf, &policy, &clock)
+    }
+
+    /// Copies the next message's first bytes into `buf` without taking the message,
+    /// waiting for one as [`recv`](Self::recv) would: the next receive returns the
+    /// same message. `Ok(0)` for an empty message and at the end of the stream.
+    pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let clock = Since::start();
+        self.check()?;
+        let Some(_turn) = self.read_turn(&clock)? else {
+            return Ok(0);
+        };
+        let policy = self.stream.read_policy();
+        message::peek(&mut self.stream.pipe(), buf, &policy, &clock)
+    }
+
+    /// The turn to receive or peek; `None` after a read shutdown.
+    fn read_turn(&self, clock: &impl Clock) -> io::Result<Option<super::shared::ReadTurn<'_>>> {
+        match self.stream.shared.read_turn(clock) {
+            Ok(turn) => Ok(Some(turn)),
+            Err(None) => Ok(None),
+            Err(Some(e)) => Err(e),
+        }
+    }
+
+    /// Shuts down receiving, sending or both, for this stream and its clones.
+    ///
+    /// - `Read`: later receives and peeks return `Ok(0)` (`None`); one blocked in
+    ///   another thread returns so at once. Unread messages stay in the pipe.
+    /// - `Write`: later sends fail with `BrokenPipe`; a blocked send fails so (see
+    ///   [`send`](Self::send) for what the peer may then see).
+    ///
+    /// Unlike [`WinStream::shutdown`], it sends the peer nothing: an empty message is
+    /// a message here, not an end of stream. The peer sees the end when every handle
+    /// to this end is closed.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.stream.shut(how);
+        Ok(())
+    }
+
+    /// A second stream on the same pipe (a duplicated handle), sharing settings.
+    pub fn try_clone(&self) -> io::Result<WinMessageStream> {
+        Ok(WinMessageStream {
+            stream: self.stream.try_clone()?,
+        })
+    }
+
+    /// This end's address, as [`WinStream::local_addr`].
+    pub fn local_addr(&self) -> io::Result<WinPipeSocketAddr> {
+        self.stream.local_addr()
+    }
+
+    /// The other end's address, as [`WinStream::peer_addr`].
+    pub fn peer_addr(&self) -> io::Result<WinPipeSocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// Sets the timeout of receives and peeks, as [`WinStream::set_read_timeout`].
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
+    /// Sets the timeout of sends; see [`send`](Self::send) for what it lets through.
+    ///
+    /// # Errors
+    /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_write_timeout(timeout)
+    }
+
+    /// The receive timeout.
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        self.stream.read_timeout()
+    }
+
+    /// The send timeout.
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.stream.write_timeout()
+    }
+
+    /// Moves the stream (and its clones) into or out of nonblocking mode: a receive
+    /// or peek with no message, and a send that cannot go whole at once, return
+    /// `WouldBlock`.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.stream.set_nonblocking(nonblocking)
+    }
+
+    /// Always `Ok(None)`: pipes have no pending socket error.
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.stream.take_error()
+    }
+
+    /// The id of the process at the other end, as [`WinStream::peer_process_id`].
+    pub fn peer_process_id(&self) -> io::Result<u32> {
+        self.stream.peer_process_id()
+    }
+
+    /// The user at the other end, as [`WinStream::peer_user`].
+    pub fn peer_user(&self) -> io::Result<Sid> {
+        self.stream.peer_user()
+    }
+
+    /// The integrity level at the other end, as [`WinStream::peer_integrity_level`].
+    pub fn peer_integrity_level(&self) -> io::Result<IntegrityLevel> {
+        self.stream.peer_integrity_level()
+    }
+
+    /// Whether the other end is this process's user with its trust, as
+    /// [`WinStream::peer_is_same_user`].
+    pub fn peer_is_same_user(&self) -> io::Result<bool> {
+        self.stream.peer_is_same_user()
+    }
+
+    /// The Windows session at the other end, as [`WinStream::peer_session_id`].
+    pub fn peer_session_id(&self) -> io::Result<u32> {
+        self.stream.peer_session_id()
+    }
+}
+
+impl fmt::Debug for WinMessageStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let handle = self.stream.as_raw_handle();
+        f.debug_struct("WinMessageStream")
+            .field("name", &self.stream.peer_addr().ok())
+            .field("handle", &handle)
+            .finish()
+    }
+}
+
+impl AsRawHandle for WinMessageStream {
+    fn as_raw_handle(&self) -> RawHandle {
+        self.stream.as_raw_handle()
+    }
+}
+
+impl AsHandle for WinMessageStream {
+    fn as_handle(&self) -> BorrowedHandle<'_> {
+        self.stream.as_handle()
+    }
+}
+
+impl IntoRawHandle for WinMessageStream {
+    fn into_raw_handle(self) -> RawHandle {
+        self.stream.into_raw_handle()
+    }
+}
+
+/// Gives up the pipe handle (see `From<WinStream> for OwnedHandle`).
+impl From<WinMessageStream> for OwnedHandle {
+    fn from(stream: WinMessageStream) -> OwnedHandle {
+        OwnedHandle::from(stream.stream)
+    }
+}
+
+/// Wraps a pipe handle the caller owns, as `From<OwnedHandle> for WinStream` does.
+/// It must be an end of a connected message-type pipe: it is put in message read
+/// mode at its first receive, peek or send, and if it is not a message-type pipe
+/// every one of those fails with `InvalidInput`.
+impl From<OwnedHandle> for WinMessageStream {
+    fn from(owned: OwnedHandle) -> WinMessageStream {
+        WinMessageStream {
+            stream: WinStream::from(owned),
+        }
+    }
+}
+
+/// A named pipe server whose connections carry messages: the [`WinListener`] of
+/// [`WinMessageStream`]s, with the same options, backlog, security and accept rules.
+/// Like `WinListener`, it has no handle traits.
+///
+/// ```no_run
+/// let listener = winpipe::WinMessageListener::bind(r"\\.\pipe\my-service")?;
+/// for stream in &listener {
+///     let stream = stream?;
+///     let mut buf = [0; 512];
+///     let len = stream.recv(&mut buf)?;
+///     stream.send(&buf[..len])?;
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WinMessageListener {
+    listener: WinListener,
+}
+
+impl WinMessageListener {
+    pub(super) fn on(listener: WinListener) -> WinMessageListener {
+        WinMessageListener { listener }
+    }
+
+    /// Binds to the pipe name `path` with the default [`ListenerOptions`], as
+    /// [`WinListener::bind`].
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<WinMessageListener> {
+        ListenerOptions::new().bind_messages(path)
+    }
+
+    /// Binds to `addr`, as [`bind`](Self::bind).
+    pub fn bind_addr(addr: &WinPipeSocketAddr) -> io::Result<WinMessageListener> {
+        ListenerOptions::new().bind_messages_addr(addr)
+    }
+
+    /// Waits for a client, as [`WinListener::accept`].
+    pub fn accept(&self) -> io::Result<(WinMessageStream, WinPipeSocketAddr)> {
+        let (stream, addr) = self.listener.accept()?;
+        Ok((WinMessageStream { stream }, addr))
+    }
+
+    /// An endless iterator over accepted streams.
+    pub fn incoming(&self) -> IncomingMessageStreams<'_> {
+        IncomingMessageStreams { listener: self }
+    }
+
+    /// Another handle to this listener, sharing its waiting instances and settings.
+    pub fn try_clone(&self) -> io::Result<WinMessageListener> {
+        Ok(self.clone())
+    }
+
+    /// The pipe name the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<WinPipeSocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Nonblocking accepts, as [`WinListener::set_nonblocking`].
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        self.listener.set_nonblocking(nonblocking)
+    }
+
+    /// A failure to create the next waiting instance, as [`WinListener::take_error`].
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.listener.take_error()
+    }
+
+    /// Clients turned away, as [`WinListener::refused_clients`].
+    pub fn refused_clients(&self) -> u64 {
+        self.listener.refused_clients()
+    }
+}
+
+impl fmt::Debug for WinMessageListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WinMessageListener")
+            .field("name", &self.listener.local_addr().ok())
+            .finish()
+    }
+}
+
+/// The iterator of [`WinMessageListener::incoming`]: each item is one accept.
+#[derive(Debug)]
+pub struct IncomingMessageStreams<'a> {
+    listener: &'a WinMessageListener,
+}
+
+impl Iterator for IncomingMessageStreams<'_> {
+    type Item = io::Result<WinMessageStream>;
+
+    fn next(&mut self) -> Option<io::Result<WinMessageStream>> {
+        Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+}
+
+impl<'a> IntoIterator for &'a WinMessageListener {
+    type Item = io::Result<WinMessageStream>;
+    type IntoIter = IncomingMessageStreams<'a>;
+
+    fn into_iter(self) -> IncomingMessageStreams<'a> {
+        self.incoming()
+    }
+}
+
+impl ListenerOptions {
+    /// Binds a [`WinMessageListener`] to the pipe name `path` with these options.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    pub fn bind_messages<P: AsRef<Path>>(&self, path: P) -> io::Result<WinMessageListener> {
+        self.bind(path).map(WinMessageListener::on)
+    }
+
+    /// Binds a [`WinMessageListener`] to `addr` with these options.
+    pub fn bind_messages_addr(&self, addr: &WinPipeSocketAddr) -> io::Result<WinMessageListener> {
+        self.bind_addr(addr).map(WinMessageListener::on)
+    }
+}
+
+impl ConnectOptions {
+    /// Connects a [`WinMessageStream`] to the pipe name `path` with these options.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect); `InvalidInput` if the pipe is of byte type.
+    pub fn connect_messages<P: AsRef<Path>>(&self, path: P) -> io::Result<WinMessageStream> {
+        self.connect_messages_addr(&WinPipeSocketAddr::from_pathname(path)?)
+    }
+
+    /// Connects a [`WinMessageStream`] to `addr` with these options.
+    pub fn connect_messages_addr(&self, addr: &WinPipeSocketAddr) -> io::Result<WinMessageStream> {
+        WinMessageStream::on(self.connect_addr(addr)?)
+    }
+}
