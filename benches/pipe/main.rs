@@ -16,6 +16,8 @@ mod counters;
 #[cfg(windows)]
 mod imp;
 #[cfg(windows)]
+mod messages;
+#[cfg(windows)]
 mod raw;
 #[cfg(windows)]
 mod report;

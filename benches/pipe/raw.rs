@@ -23,6 +23,9 @@ const OPEN_EXISTING: DWORD = 3;
 const FILE_FLAG_OVERLAPPED: DWORD = 0x4000_0000;
 const FILE_FLAG_FIRST_PIPE_INSTANCE: DWORD = 0x0008_0000;
 const PIPE_ACCESS_DUPLEX: DWORD = 3;
+const PIPE_TYPE_MESSAGE: DWORD = 4;
+const PIPE_READMODE_MESSAGE: DWORD = 2;
+const ERROR_MORE_DATA: DWORD = 234;
 const PIPE_REJECT_REMOTE_CLIENTS: DWORD = 8;
 const PIPE_UNLIMITED_INSTANCES: DWORD = 255;
 const SECURITY_SQOS_PRESENT: DWORD = 0x0010_0000;
@@ -107,6 +110,12 @@ extern "system" {
     fn WaitForSingleObject(h: HANDLE, ms: DWORD) -> DWORD;
     fn CloseHandle(h: HANDLE) -> BOOL;
     fn GetLastError() -> DWORD;
+    fn SetNamedPipeHandleState(
+        h: HANDLE,
+        mode: *mut DWORD,
+        max_collection: *mut DWORD,
+        timeout: *mut DWORD,
+    ) -> BOOL;
     fn GetCurrentProcess() -> HANDLE;
     fn GetHandleInformation(h: HANDLE, flags: *mut DWORD) -> BOOL;
     fn GetModuleHandleA(name: *const u8) -> HANDLE;
@@ -264,6 +273,11 @@ fn create_instance(name: &[u8], first: bool) -> io::Result<Owned> {
 
 /// A synchronous server instance with buffers of `buffer` bytes each way.
 fn create_sized(name: &[u8], first: bool, buffer: DWORD) -> io::Result<Owned> {
+    create_typed(name, first, buffer, 0)
+}
+
+/// A synchronous server instance with `pipe_type` (byte or message, and read mode).
+fn create_typed(name: &[u8], first: bool, buffer: DWORD, pipe_type: DWORD) -> io::Result<Owned> {
     let mut open_mode = PIPE_ACCESS_DUPLEX;
     if first {
         open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
@@ -274,7 +288,7 @@ fn create_sized(name: &[u8], first: bool, buffer: DWORD) -> io::Result<Owned> {
         CreateNamedPipeA(
             name.as_ptr(),
             open_mode,
-            PIPE_REJECT_REMOTE_CLIENTS,
+            PIPE_REJECT_REMOTE_CLIENTS | pipe_type,
             PIPE_UNLIMITED_INSTANCES,
             buffer,
             buffer,
@@ -327,6 +341,79 @@ fn pair_handles(name: &str, client_flags: DWORD) -> io::Result<(Owned, Owned)> {
     let client = open_client(&c, client_flags).map_err(os_error)?;
     wait_for_client(&server)?;
     Ok((client, server))
+}
+
+/// One end of a message-type pipe in message read mode, on a synchronous handle.
+pub struct RawMessages(Owned);
+
+/// A connected message-type pair on synchronous handles, both ends in message read
+/// mode: (client, server).
+pub fn message_pair(name: &str) -> io::Result<(RawMessages, RawMessages)> {
+    let c = c_name(name);
+    let server = create_typed(&c, true, BUFFER, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE)?;
+    let client = open_client(&c, 0).map_err(os_error)?;
+    let mut mode = PIPE_READMODE_MESSAGE;
+    counted();
+    // SAFETY: our handle and mode; NULL leaves the collection settings alone.
+    if unsafe { SetNamedPipeHandleState(client.0, &mut mode, null_mut(), null_mut()) } == 0 {
+        return Err(os_error(last_error()));
+    }
+    wait_for_client(&server)?;
+    Ok((RawMessages(client), RawMessages(server)))
+}
+
+impl RawMessages {
+    /// One WriteFile of the whole message.
+    pub fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let mut n: DWORD = 0;
+        counted();
+        counted_write();
+        // SAFETY: the buffer is valid for its length; synchronous handle.
+        let ok = unsafe {
+            WriteFile(
+                self.0 .0,
+                msg.as_ptr().cast(),
+                msg.len() as DWORD,
+                &mut n,
+                null_mut(),
+            )
+        };
+        match ok {
+            0 => Err(os_error(last_error())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces `buf` with the next message, reading on while ReadFile says
+    /// ERROR_MORE_DATA; `false` at the end of the stream.
+    pub fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        buf.clear();
+        loop {
+            let start = buf.len();
+            buf.resize(start + 64 * 1024, 0);
+            let mut n: DWORD = 0;
+            let len = (buf.len() - start) as DWORD;
+            counted();
+            // SAFETY: the buffer is valid for `len` bytes from `start`; synchronous handle.
+            let ok = unsafe {
+                ReadFile(
+                    self.0 .0,
+                    buf[start..].as_mut_ptr().cast(),
+                    len,
+                    &mut n,
+                    null_mut(),
+                )
+            };
+            let err = if ok == 0 { last_error() } else { 0 };
+            buf.truncate(start + n as usize);
+            match (ok, err) {
+                (0, ERROR_MORE_DATA) => continue,
+                (0, ERROR_BROKEN_PIPE) => return Ok(false),
+                (0, code) => return Err(os_error(code)),
+                _ => return Ok(true),
+            }
+        }
+    }
 }
 
 /// A server instance with buffers of 0, as .NET's `NamedPipeServerStream` makes by

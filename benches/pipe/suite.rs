@@ -84,7 +84,7 @@ impl Sums {
 }
 
 /// Runs every group of rows, or only those whose name contains `WINPIPE_BENCH_ONLY`
-/// (`throughput`, `ping-pong`, `connections`, `timeout`, `vectored`, `idle`).
+/// (`throughput`, `ping-pong`, `connections`, `timeout`, `vectored`, `messages`, `idle`).
 pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     let only = std::env::var("WINPIPE_BENCH_ONLY").unwrap_or_default();
     let wanted = |group: &str| group.contains(only.as_str());
@@ -110,6 +110,9 @@ pub fn run(reps: usize) -> io::Result<Vec<Row>> {
     }
     if wanted("vectored") {
         rows.extend(vectored(reps)?);
+    }
+    if wanted("messages") {
+        rows.extend(message_ping_pong(reps)?);
     }
     if wanted("idle") {
         rows.extend(idle(reps)?);
@@ -213,6 +216,42 @@ fn ping_pong(reps: usize) -> io::Result<[Row; 3]> {
     }
     eprintln!();
     Ok([med, p99, calls])
+}
+
+/// Message round trips, 64 B and 16 KiB: `WinMessageStream` (`send`, `recv_message`)
+/// against ReadFile/WriteFile on a synchronous message-mode pair.
+fn message_ping_pong(reps: usize) -> io::Result<[Row; 2]> {
+    const TRIPS: usize = 50;
+    let mut small = Row::new(
+        "message ping-pong 64 B, median",
+        "µs/trip",
+        Goal::AtMost(1.05),
+    );
+    let mut large = Row::new(
+        "message ping-pong 16 KiB, median",
+        "µs/trip",
+        Goal::AtMost(1.05),
+    );
+    eprint!("message ping-pong:");
+    for rep in 0..reps {
+        for (row, size, tag) in [(&mut small, 64, "mpp64"), (&mut large, 16 * 1024, "mpp16k")] {
+            let mut times = [Vec::new(), Vec::new()];
+            for block in 0..MANY_BLOCKS {
+                let run = rep * MANY_BLOCKS + block;
+                let names = [name(tag, run, Winpipe::NAME), name(tag, run, Raw::NAME)];
+                let seen = crate::messages::ping_pong([&names[0], &names[1]], size, TRIPS)?;
+                for (side, trips) in seen.into_iter().enumerate() {
+                    times[side].extend(trips);
+                }
+            }
+            for (side, trips) in times.iter().enumerate() {
+                push(row, side == 0, median(trips));
+            }
+        }
+        eprint!(" {}", rep + 1);
+    }
+    eprintln!();
+    Ok([small, large])
 }
 
 fn connections(reps: usize, clients: usize, per_client: usize) -> io::Result<[Row; 2]> {
