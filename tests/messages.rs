@@ -635,3 +635,156 @@ fn a_tokio_message_mode_server_and_a_message_client() {
         assert!(replies[1] == message(6, 20_000));
     });
 }
+
+#[test]
+fn message_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<WinMessageStream>();
+    send_sync::<WinMessageListener>();
+}
+
+#[test]
+fn a_send_to_a_peer_that_is_gone_is_a_broken_pipe() {
+    within(LIMIT, || {
+        let (a, b) = WinMessageStream::pair().unwrap();
+        drop(b);
+        assert_eq!(a.send(b"x").unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(a.send(b"").unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert_eq!(a.recv_message(&mut Vec::new()).unwrap(), None);
+    });
+}
+
+#[test]
+fn a_message_listener_keeps_the_listener_rules_for_names_and_timeouts() {
+    within(LIMIT, || {
+        let name = pipe_name("messages-in-use");
+        let _first = winpipe::WinListener::bind(&name).unwrap();
+        let err = WinMessageListener::bind(&name).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        let (a, _b) = WinMessageStream::pair().unwrap();
+        let zero = Some(Duration::ZERO);
+        assert_eq!(
+            a.set_read_timeout(zero).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            a.set_write_timeout(zero).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        let err = WinMessageStream::connect_with_timeout(&name, Duration::ZERO).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        // Settings are shared with clones.
+        let clone = a.try_clone().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(40))).unwrap();
+        assert_eq!(
+            clone.read_timeout().unwrap(),
+            Some(Duration::from_millis(40))
+        );
+    });
+}
+
+/// Setters called from another thread reach a receive and a peek already blocked:
+/// a timeout makes them time out, nonblocking mode makes them return `WouldBlock`,
+/// and the message sent afterwards is received whole.
+#[test]
+fn setters_wake_blocked_receives_and_nothing_is_lost() {
+    within(LIMIT, || {
+        let (a, b) = WinMessageStream::pair().unwrap();
+        let b = Arc::new(b);
+        let blocked = {
+            let b = b.clone();
+            thread::spawn(move || b.recv_message(&mut Vec::new()))
+        };
+        thread::sleep(Duration::from_millis(100));
+        b.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let err = blocked.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        b.set_read_timeout(None).unwrap();
+        let blocked = {
+            let b = b.clone();
+            thread::spawn(move || b.peek(&mut [0; 4]))
+        };
+        thread::sleep(Duration::from_millis(100));
+        b.set_nonblocking(true).unwrap();
+        assert_eq!(
+            blocked.join().unwrap().unwrap_err().kind(),
+            ErrorKind::WouldBlock
+        );
+        b.set_nonblocking(false).unwrap();
+        a.send(b"whole").unwrap();
+        let mut got = Vec::new();
+        assert_eq!(b.recv_message(&mut got).unwrap(), Some(5));
+        assert_eq!(got, b"whole");
+    });
+}
+
+/// A send with no timeout waits while the peer does not read; `shutdown(Write)` from
+/// another thread stops it with `BrokenPipe`, and the peer, which had not begun the
+/// message, never receives any of it.
+#[test]
+fn shutdown_write_stops_a_blocked_send_that_the_peer_had_not_begun() {
+    within(LIMIT, || {
+        let name = pipe_name("messages-shutdown-blocked-send");
+        let mut options = ListenerOptions::new();
+        options.in_buffer_size(4096).out_buffer_size(4096);
+        let (_listener, client, server) = bound_with(&name, &options);
+        client.send(&message(1, 3000)).unwrap();
+        let client = Arc::new(client);
+        let blocked = {
+            let client = client.clone();
+            thread::spawn(move || client.send(&message(2, 50_000)))
+        };
+        thread::sleep(Duration::from_millis(200));
+        assert!(
+            !blocked.is_finished(),
+            "a 50 KB send into a full 4 KiB pipe"
+        );
+        client.shutdown(Shutdown::Write).unwrap();
+        let err = blocked.join().unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+        drop(client);
+        let got = all_messages(&server);
+        assert_eq!(got.len(), 1, "only the first message");
+        assert!(got[0] == message(1, 3000));
+    });
+}
+
+#[test]
+fn a_wrapped_byte_type_pipe_refuses_message_calls() {
+    within(LIMIT, || {
+        let name = pipe_name("messages-wrapped-byte");
+        let shape = Shape {
+            io: Io::Overlapped,
+            message: false,
+            buffer: 4096,
+        };
+        let _server = RawEnd::server(&name, shape);
+        let raw = RawEnd::client(&name, Io::Overlapped).unwrap();
+        let stream = WinMessageStream::from(raw.into_owned());
+        for err in [
+            stream.send(b"x").unwrap_err(),
+            stream.recv(&mut [0; 4]).unwrap_err(),
+            stream.peek(&mut [0; 4]).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        }
+    });
+}
+
+/// An empty message at the head with bytes behind it: PeekNamedPipe copies nothing
+/// but counts the bytes, and the peek says `Ok(0)` without taking it.
+#[test]
+fn a_peek_at_an_empty_message_with_data_behind_it() {
+    within(LIMIT, || {
+        let (a, b) = WinMessageStream::pair().unwrap();
+        a.send(b"").unwrap();
+        a.send(b"data").unwrap();
+        b.set_nonblocking(true).unwrap();
+        assert_eq!(b.peek(&mut [0; 8]).unwrap(), 0);
+        assert_eq!(b.recv_message(&mut Vec::new()).unwrap(), Some(0));
+        let mut buf = [0; 8];
+        assert_eq!(b.peek(&mut buf).unwrap(), 4);
+        assert_eq!(b.recv(&mut buf).unwrap(), 4);
+        assert_eq!(b.peek(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    });
+}
