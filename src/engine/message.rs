@@ -243,21 +243,18 @@ fn first_read(
 /// read without waiting. `None` if it is not there: the sender's write was cancelled
 /// (its shutdown, or its own `CancelIoEx`) and NPFS withdrew it.
 fn read_rest(port: &mut impl Port, buf: &mut [u8], clock: &impl Clock) -> Option<Step> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        let (done, _) = port.submit(Request::Read(buf), READ, |issued| {
-            drive(issued, Stop::ByPolicy, &at_once, clock)
-        });
-        let done = clamped(done, buf.len());
-        match done.error {
-            // In PIPE_NOWAIT for a moment: the rest is there, look again shortly.
-            Some(ERROR_NO_DATA) if done.bytes == 0 => back_off(port, &mut pause, None),
-            Some(ERROR_MORE_DATA) if done.bytes > 0 => return Some(Step::Part(done.bytes)),
-            _ if done.bytes > 0 => return Some(Step::Whole(done.bytes)),
-            // An empty message where the rest should be (it was the next message, and
-            // is gone with the cut one), the peer gone, or nothing queued.
-            _ => return None,
-        }
+    let (done, _) = port.submit(Request::Read(buf), READ, |issued| {
+        drive(issued, Stop::ByPolicy, &at_once, clock)
+    });
+    let done = clamped(done, buf.len());
+    match done.error {
+        Some(ERROR_MORE_DATA) if done.bytes > 0 => Some(Step::Part(done.bytes)),
+        _ if done.bytes > 0 => Some(Step::Whole(done.bytes)),
+        // An empty message where the rest should be (it was the next message, and is
+        // gone with the cut one), the peer gone, or nothing queued: ERROR_NO_DATA too,
+        // which PIPE_NOWAIT (a send of ours for a moment, or other code) gives only
+        // when no data is queued at all (`NpCommonRead`), so not the rest either.
+        _ => None,
     }
 }
 
