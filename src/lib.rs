@@ -46,7 +46,7 @@ pub use sid::Sid;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::engine::chaos::{connect_accept, pipe_name, stream_io};
+    pub use crate::engine::chaos::{connect_accept, message_io, pipe_name, stream_io};
     pub use crate::secdesc::fuzz as secdesc;
     pub use crate::sid::fuzz as sid;
 }

@@ -1,6 +1,7 @@
 //! The simulated kernel under one connected pipe end: the peer, the two pipe buffers,
 //! the operation in flight, a setter racing the engine, and virtual time.
 
+use super::message::{Inbox, Log};
 use super::npfs::{Arith, Issue, Outbound};
 use super::space::Space;
 use super::{stream_byte, Source, CANCEL_RTT, CHAOS_PER_CALL};
@@ -86,6 +87,12 @@ pub(crate) struct CallLog {
     /// When a peek's zero-byte read last completed with no data to show, if nothing
     /// (another read, a pause) came after it.
     pub peek_woke_at: Option<Duration>,
+    /// Non-empty writes that pended, by what may stop them.
+    pub pended: Vec<Stop>,
+    /// A write completed with fewer bytes than it was given.
+    pub short_write: bool,
+    /// Other code put our end in PIPE_NOWAIT during the call.
+    pub foreign_nowait: bool,
 }
 
 /// The operation in flight.
@@ -154,9 +161,17 @@ pub(crate) struct World<'s> {
     pub space: Space,
     /// Our end is in the nonblocking completion mode (PIPE_NOWAIT).
     pub nowait: bool,
+    /// The message target's inbound queue (`message_io`); `None` for `stream_io`.
+    pub inbox: Option<Inbox>,
+    /// Other code set PIPE_NOWAIT on our end (the message target's chaos); our own
+    /// `set_nowait` sets the mode over it.
+    pub foreign_nowait: bool,
+    /// Hand-written scenarios: the peer does nothing it is not told to, and waits
+    /// run to their timeout.
+    pub quiet: bool,
 }
 
-const READ_ERRORS: [Code; 6] = [
+pub(crate) const READ_ERRORS: [Code; 6] = [
     ERROR_ACCESS_DENIED,
     ERROR_NO_DATA,
     ERROR_PIPE_LISTENING,
@@ -201,6 +216,9 @@ impl<'s> World<'s> {
             call: CallLog::default(),
             space: Space::default(),
             nowait: false,
+            inbox: None,
+            foreign_nowait: false,
+            quiet: false,
         };
         world.reconnect();
         world
@@ -254,6 +272,9 @@ impl<'s> World<'s> {
             marker_heads_at_start: self.message_mode && self.messages.front() == Some(&0),
             ..CallLog::default()
         };
+        if let Some(inbox) = &mut self.inbox {
+            inbox.log = Log::default();
+        }
     }
 
     /// Bytes of ours the peer has read or will read: what our writes must have
@@ -295,8 +316,10 @@ impl<'s> World<'s> {
         }
         self.call.setters += 1;
         self.call.last_change = Some(self.elapsed());
-        // What the engine read before this is stale: it must read again to go on.
+        // What the engine read before this is stale: it must read again to go on
+        // (and a nonblocking peek may look once more for what it cannot see).
         self.call.go = None;
+        self.call.probed = false;
         if let Some(op) = &mut self.op {
             if before.wakes(&self.settings, op.wake) {
                 op.cancel = true;
@@ -306,6 +329,9 @@ impl<'s> World<'s> {
 
     /// The peer does something: 0 makes the operation in flight progress.
     pub(crate) fn peer_event(&mut self, choice: u8) {
+        if self.quiet {
+            return;
+        }
         if self.dir == Dir::Accept {
             return self.space_event(choice);
         }
@@ -316,12 +342,13 @@ impl<'s> World<'s> {
             24..=27 => self.setter(),
             28 => self.peer_goes(false),
             29 if self.peer != Peer::Killed => self.peer_goes(true),
+            30 | 31 if self.inbox.is_some() => self.inbox_event(),
             _ => {}
         }
     }
 
     /// What unblocks the kind of operation in flight.
-    fn progress(&mut self) {
+    pub(crate) fn progress(&mut self) {
         match self.dir {
             Dir::Read => self.peer_writes(),
             Dir::Write => self.peer_drains(),
@@ -344,6 +371,9 @@ impl<'s> World<'s> {
 
     /// The peer writes (in message mode: one message).
     fn peer_writes(&mut self) {
+        if self.inbox.is_some() {
+            return self.peer_sends_message();
+        }
         if self.peer != Peer::Alive || self.inbound.len() >= INBOUND_LIMIT {
             return;
         }
@@ -380,13 +410,19 @@ impl<'s> World<'s> {
 
     /// The peer closes its handle, or (`killed`) the server disconnects the pipe:
     /// NPFS's NpSetClosingPipeState / NpSetDisconnectedPipeState.
-    fn peer_goes(&mut self, killed: bool) {
+    pub(crate) fn peer_goes(&mut self, killed: bool) {
         if killed {
             self.peer = Peer::Killed;
             self.inbound.clear();
             self.messages.clear();
+            if let Some(inbox) = &mut self.inbox {
+                inbox.discard();
+            }
         } else if self.peer == Peer::Alive {
             self.peer = Peer::Closed;
+            if let Some(inbox) = &mut self.inbox {
+                inbox.close();
+            }
         } else {
             return;
         }
@@ -420,6 +456,7 @@ impl<'s> World<'s> {
             return None; // the cancel has not landed yet: one round trip to go
         }
         let done = match buf {
+            Buf::Read(b) if self.inbox.is_some() => self.complete_message_read(b, cancel, choice),
             Buf::Read(b) => self.complete_read(b, cancel, choice),
             Buf::Write(b) => self.complete_write(b.len(), cancel, choice),
             Buf::Connect(id) => self.space.complete_connect(*id, cancel, choice),
@@ -434,7 +471,7 @@ impl<'s> World<'s> {
     }
 
     /// Logs an error code handed to the engine.
-    fn deliver(&mut self, code: Code) {
+    pub(crate) fn deliver(&mut self, code: Code) {
         self.call.codes.push(code);
         if matches!(code, ERROR_BROKEN_PIPE | ERROR_PIPE_NOT_CONNECTED) && self.dir == Dir::Read {
             self.call.eof = true;
@@ -449,6 +486,9 @@ impl<'s> World<'s> {
         if self.pick() % 16 == 15 {
             let event = self.src.byte();
             self.peer_event(event);
+        }
+        if self.inbox.is_some() {
+            return self.peek_message(buf);
         }
         let choice = self.pick();
         let code = match self.peer {
@@ -485,7 +525,7 @@ impl<'s> World<'s> {
 
     /// Extra bytes a kernel sometimes adds to a count that filled the whole buffer
     /// (seen on aborted writes, dotnet/runtime#57229); 0 most of the time.
-    fn junk(&mut self, n: usize, len: usize, choice: u8) -> usize {
+    pub(crate) fn junk(&mut self, n: usize, len: usize, choice: u8) -> usize {
         if n == len && choice % 16 == 10 {
             1 + usize::from(self.src.byte())
         } else {
@@ -635,15 +675,22 @@ impl<'s> World<'s> {
             Peer::Killed => return Err(ERROR_PIPE_NOT_CONNECTED),
             Peer::Alive => {}
         }
+        if self.foreign_nowait && self.budget == 0 {
+            // Other code's mode ends, so that a write it stalls still ends.
+            self.nowait = false;
+            self.foreign_nowait = false;
+        }
         let op = self.op.as_mut().expect("an operation is in flight");
         if self.nowait {
             let read_holds = self.out.read_holds_the_quota();
             let moved = self.out.write_at_once(data);
+            self.call.short_write |= moved > 0 && moved < data.len();
             // Twice the quota always goes into such a read (its charge comes back):
             // a write that moved nothing was too large for NPFS's all-or-nothing
-            // message write, and the stream falls back to one byte per write.
+            // message write, and the stream falls back to one byte per write. (A
+            // message send hands over the whole message, whatever its size.)
             assert!(
-                !read_holds || moved > 0 || data.is_empty(),
+                !read_holds || moved > 0 || data.is_empty() || self.inbox.is_some(),
                 "invariant: a write of {} bytes in the nonblocking completion mode moved \
                  nothing into a waiting read that holds the whole quota of {}",
                 data.len(),
@@ -652,6 +699,8 @@ impl<'s> World<'s> {
             op.ended = Some(ok(moved));
         } else if let Issue::Done(_) = self.out.write(data) {
             op.ended = Some(ok(data.len()));
+        } else {
+            self.call.pended.push(op.wake.stop);
         }
         Ok(())
     }
@@ -668,6 +717,9 @@ impl<'s> World<'s> {
                 self.deliver(code);
                 return Some(Completion::failed(code));
             }
+        }
+        if let (Some(_), Buf::Read(b)) = (&self.inbox, &mut *buf) {
+            return self.issue_message_read(b);
         }
         if let Buf::Write(data) = buf {
             if let Err(code) = self.issue_write(data) {
@@ -713,6 +765,18 @@ impl<'s> World<'s> {
             "invariant: two waits of no time in a row (a spin)"
         );
         self.call.last_wait_zero = zero;
+        if self.quiet {
+            // Nothing else happens: the cancel lands, or the timer runs out.
+            let op = self.op.as_mut().expect("an operation is in flight");
+            op.force |= op.cancel || completed;
+            let d = if op.force {
+                CANCEL_RTT
+            } else {
+                timeout.unwrap_or(CANCEL_RTT)
+            };
+            self.now += timeout.map_or(d, |t| d.min(t));
+            return;
+        }
         let spurious = self.pick() % 4 == 3;
         let op = self.op.as_mut().expect("an operation is in flight");
         if !op.engine_cancelled {
@@ -803,6 +867,7 @@ impl World<'_> {
             return false;
         }
         self.nowait = nowait;
+        self.foreign_nowait = false;
         true
     }
 }

@@ -4,6 +4,7 @@
 //! checked after every call. Time is virtual: nothing sleeps.
 //!
 //! - `stream`: read/write/peek/vectored calls on one connected pipe end;
+//! - `message`: the message engine's sends, receives and peeks on one such end;
 //! - `dial`: `connect` and `accept` against a simulated pipe namespace;
 //! - `name`: pipe-name validation against an independent reference checker.
 //!
@@ -11,6 +12,7 @@
 
 mod dial;
 mod kernel;
+mod message;
 pub(crate) mod name;
 mod npfs;
 mod port;
@@ -27,6 +29,12 @@ use std::time::Duration;
 /// one pipe end, every kernel, peer and setter decision taken from `data`.
 pub fn stream_io(data: &[u8]) {
     stream::run(Source::Bytes(data), usize::MAX);
+}
+
+/// Runs the `message_io` target on one input: send / receive / peek calls of the
+/// message engine on one end of a message-type pipe, every decision from `data`.
+pub fn message_io(data: &[u8]) {
+    message::run(Source::Bytes(data), usize::MAX);
 }
 
 /// Runs the `connect_accept` target on one input: connects and accepts against a

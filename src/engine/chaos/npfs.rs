@@ -85,6 +85,14 @@ pub(crate) struct Outbound {
     message_type: bool,
     /// Where the end-of-stream marker went in the stream (bytes before it), once sent.
     pub marker_at: Option<u64>,
+    /// An empty message is the end-of-stream marker (`stream_io`); the message
+    /// target sends as many as it likes, and bytes after them.
+    pub markers: bool,
+    /// Empty messages written.
+    pub empties: u64,
+    /// A message written in the nonblocking completion mode moves in part, as under
+    /// Wine (Wine's `test_nowait`), not whole or not at all.
+    pub split_nowait: bool,
 }
 
 /// What a write did when it was issued.
@@ -109,6 +117,9 @@ impl Outbound {
             read: None,
             message_type,
             marker_at: None,
+            markers: true,
+            empties: 0,
+            split_nowait: false,
         }
     }
 
@@ -169,7 +180,7 @@ impl Outbound {
             return self.empty_write();
         }
         assert!(
-            self.marker_at.is_none(),
+            self.marker_at.is_none() || !self.markers,
             "invariant: bytes written after the end-of-stream marker"
         );
         let taken = self.fill_waiting_read(data);
@@ -199,11 +210,14 @@ impl Outbound {
         if !self.message_type {
             return Issue::Done(0);
         }
-        assert!(
-            self.marker_at.is_none(),
-            "invariant: a second end-of-stream marker"
-        );
-        self.marker_at = Some(self.delivered + self.queued());
+        if self.markers {
+            assert!(
+                self.marker_at.is_none(),
+                "invariant: a second end-of-stream marker"
+            );
+            self.marker_at = Some(self.delivered + self.queued());
+        }
+        self.empties += 1;
         let read_waits = self.read.is_some();
         self.fill_waiting_read(&[]);
         if !read_waits {
@@ -221,7 +235,12 @@ impl Outbound {
     /// and the rest is queued only if the free quota covers all of it. Completes at
     /// once, never pending, with the count of bytes that became the peer's.
     pub(crate) fn write_at_once(&mut self, data: &[u8]) -> usize {
-        if self.message_type && !self.holds_whole(data.len() as u32) {
+        if data.is_empty() {
+            // Charged nothing, an empty message always goes.
+            self.write(data);
+            return 0;
+        }
+        if self.message_type && !self.split_nowait && !self.holds_whole(data.len() as u32) {
             return 0;
         }
         let taken = self.fill_waiting_read(data);

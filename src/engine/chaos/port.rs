@@ -2,7 +2,7 @@
 //! requests are issued to it.
 
 use super::kernel::{Buf, OpState, World};
-use crate::engine::{Clock, Completion, Issued, Pending, Stop, Wake};
+use crate::engine::{Clock, Code, Completion, Issued, Peeked, Pending, Port, Request, Stop, Wake};
 use crate::ffi::ERROR_MORE_DATA;
 use std::cell::RefCell;
 use std::time::Duration;
@@ -86,7 +86,12 @@ pub(crate) fn submit<R>(
             && !w.call.probed
             && stopped_by.is_some_and(|p| p.nonblocking && !p.shut);
         w.call.probed |= probe;
-        if (w.call.issued > 0 || peek_wait) && !probe {
+        // A receive that took part of a message reads its rest whatever the policy.
+        let rest_due = w
+            .inbox
+            .as_ref()
+            .is_some_and(|i| i.log.waits_at_part.is_some());
+        if (w.call.issued > 0 || peek_wait) && !probe && !rest_due {
             assert_eq!(
                 w.call.go,
                 Some(true),
@@ -142,4 +147,73 @@ pub(crate) fn submit<R>(
         w.call.peek_woke_at = Some(w.now);
     }
     result
+}
+
+/// The engine's `Port` over the simulated kernel: one pipe end.
+pub(crate) struct KPort<'w, 's>(pub &'w Cell<'s>);
+
+impl Port for KPort<'_, '_> {
+    fn submit<R>(
+        &mut self,
+        request: Request<'_>,
+        wake: Wake,
+        drive: impl FnOnce(Issued<'_>) -> R,
+    ) -> R {
+        let buf = match request {
+            Request::Read(b) => Buf::Read(b),
+            Request::Write(b) => Buf::Write(b),
+            Request::Connect => panic!("invariant: ConnectNamedPipe issued on a stream"),
+        };
+        submit(self.0, buf, wake, drive)
+    }
+
+    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Code> {
+        self.0.borrow_mut().peek(buf).map(|seen| seen.copied)
+    }
+
+    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, Code> {
+        self.0.borrow_mut().peek(buf)
+    }
+
+    fn reads_messages(&mut self) -> bool {
+        self.0.borrow().message_mode
+    }
+
+    fn nap(&mut self, pause: Duration) {
+        self.0.borrow_mut().nap(pause);
+    }
+
+    fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
+        self.0.borrow_mut().set_nowait(nowait)
+    }
+
+    fn empty_message_first(&mut self) -> bool {
+        let w = self.0.borrow();
+        w.inbox.as_ref().is_some_and(|inbox| inbox.empty_first())
+    }
+
+    /// The flag lives where `Shared` keeps it for the stream and its clones.
+    fn owe_empty_message(&mut self) {
+        let mut w = self.0.borrow_mut();
+        let inbox = w
+            .inbox
+            .as_mut()
+            .expect("invariant: owes an empty message on a stream");
+        assert!(!inbox.owed, "invariant: owes a second empty message");
+        inbox.owed = true;
+    }
+
+    fn owed_empty_message(&mut self, take: bool) -> bool {
+        let mut w = self.0.borrow_mut();
+        let Some(inbox) = w.inbox.as_mut() else {
+            return false;
+        };
+        let owed = inbox.owed;
+        inbox.owed &= !take;
+        owed
+    }
+
+    fn end_of_stream(&mut self) {
+        self.0.borrow_mut().end_of_stream();
+    }
 }

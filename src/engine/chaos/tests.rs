@@ -1,7 +1,7 @@
 //! Every CI run checks the invariants without nightly: the committed seed corpus is
 //! replayed, then long seeded pseudo-random runs.
 
-use super::{dial, name, splitmix, stream, Source};
+use super::{dial, message, name, splitmix, stream, Source};
 
 /// Replays every file under `fuzz/corpus/<target>`; returns how many there were.
 fn replay(target: &str, run: fn(&[u8])) -> usize {
@@ -28,6 +28,11 @@ fn corpus_stream_io() {
 }
 
 #[test]
+fn corpus_message_io() {
+    assert!(replay("message_io", super::message_io) > 0);
+}
+
+#[test]
 fn corpus_connect_accept() {
     assert!(replay("connect_accept", super::connect_accept) > 0);
 }
@@ -46,6 +51,18 @@ fn random_stream_io() {
     for seed in 0..SEEDS {
         eprintln!("stream_io seed {seed}");
         stream::run(Source::Rng(seed), STEPS_PER_SEED);
+    }
+}
+
+/// The message target's sweep: many short runs, each on its own connections.
+const MESSAGE_SEEDS: u64 = 400;
+const MESSAGE_STEPS: usize = 300;
+
+#[test]
+fn random_message_io() {
+    for seed in 0..MESSAGE_SEEDS {
+        eprintln!("message_io seed {seed}");
+        message::run(Source::Rng(seed), MESSAGE_STEPS);
     }
 }
 
@@ -101,4 +118,30 @@ fn the_reference_checker_follows_the_documented_rules() {
         assert!(!name::reference(bad), "{bad:?}");
     }
     assert!(!name::reference(r"\\.\pipe\é"));
+}
+
+/// Turns a failing seeded run into the shortest failing byte input (`SEED`, `OUT`).
+#[test]
+#[ignore]
+fn message_seed_to_bytes() {
+    let mut state: u64 = std::env::var("SEED").unwrap().parse().unwrap();
+    let bytes: Vec<u8> = (0..1 << 20)
+        .map(|_| (splitmix(&mut state) >> 56) as u8)
+        .collect();
+    let fails = |n: usize| {
+        std::panic::catch_unwind(|| message::run(Source::Bytes(&bytes[..n]), MESSAGE_STEPS))
+            .is_err()
+    };
+    assert!(fails(bytes.len()));
+    let (mut lo, mut hi) = (0, bytes.len());
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if fails(mid) {
+            hi = mid
+        } else {
+            lo = mid
+        }
+    }
+    std::fs::write(std::env::var("OUT").unwrap(), &bytes[..hi]).unwrap();
+    eprintln!("{hi} bytes");
 }

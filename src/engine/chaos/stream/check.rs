@@ -11,17 +11,17 @@ use std::io::{self, ErrorKind};
 use std::time::Duration;
 
 /// A snapshot of the call's log, taken when the engine returned.
-pub(super) struct Expect {
+pub(crate) struct Expect {
     transferred: Vec<u8>,
     /// Bytes that became the peer's during the call.
-    accepted: u64,
+    pub(crate) accepted: u64,
     /// The peer went away holding part of a write: the accounting stops.
-    truth_lost: bool,
+    pub(crate) truth_lost: bool,
     peeked: Vec<u8>,
     codes: Vec<Code>,
-    eof: bool,
+    pub(crate) eof: bool,
     observed: Option<(Duration, Policy)>,
-    before: Policy,
+    pub(crate) before: Policy,
     timing: Timing,
     /// A write only a shutdown stops was in the call.
     exact: bool,
@@ -30,7 +30,7 @@ pub(super) struct Expect {
 }
 
 impl Expect {
-    pub(super) fn after(w: &World<'_>, before: Settings) -> Self {
+    pub(crate) fn after(w: &World<'_>, before: Settings) -> Self {
         let c = &w.call;
         Expect {
             transferred: c.transferred.clone(),
@@ -56,11 +56,11 @@ impl Expect {
         );
     }
 
-    fn observed_shut(&self) -> bool {
+    pub(crate) fn observed_shut(&self) -> bool {
         self.observed.is_some_and(|(_, p)| p.shut)
     }
 
-    fn timing(&self) {
+    pub(crate) fn timing(&self) {
         self.timing.check();
         if self.before.shut && self.timing.setters == 0 {
             assert_eq!(
@@ -72,7 +72,7 @@ impl Expect {
     }
 
     /// An error is a code the kernel gave, or a stop the last policy read justifies.
-    fn error(&self, err: &io::Error) {
+    pub(crate) fn error(&self, err: &io::Error) {
         if let Some(code) = os_code(err) {
             let code = code as Code;
             assert!(
@@ -247,7 +247,7 @@ impl Expect {
 /// What no read or peek may fail with: an end-of-stream code (109, 233) is `Ok(0)`,
 /// and `BrokenPipe` without an OS code is a write's stop (a read shutdown is the end
 /// of stream too).
-fn read_error(err: &io::Error) {
+pub(crate) fn read_error(err: &io::Error) {
     if let Some(code) = os_code(err) {
         assert!(
             code as Code != ERROR_BROKEN_PIPE && code as Code != ERROR_PIPE_NOT_CONNECTED,

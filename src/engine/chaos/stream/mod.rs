@@ -2,58 +2,16 @@
 //! one pipe end, with timeouts, nonblocking mode, shutdown and setter races, and a
 //! peer that writes, drains, closes or is killed at any step.
 
-mod check;
+pub(super) mod check;
 
-use super::kernel::{out_byte, Buf, Dir, World};
-use super::port::{submit, Cell, KClock};
+use super::kernel::{out_byte, Dir, World};
+use super::port::{Cell, KClock, KPort};
 use super::Source;
-use crate::engine::{self, Issued, Peeked, Policy, Port, Quota, Request, Wake};
+use crate::engine::{self, Policy, Quota};
 use check::Expect;
 use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut};
 use std::time::Duration;
-
-struct KPort<'w, 's>(&'w Cell<'s>);
-
-impl Port for KPort<'_, '_> {
-    fn submit<R>(
-        &mut self,
-        request: Request<'_>,
-        wake: Wake,
-        drive: impl FnOnce(Issued<'_>) -> R,
-    ) -> R {
-        let buf = match request {
-            Request::Read(b) => Buf::Read(b),
-            Request::Write(b) => Buf::Write(b),
-            Request::Connect => panic!("invariant: ConnectNamedPipe issued on a stream"),
-        };
-        submit(self.0, buf, wake, drive)
-    }
-
-    fn peek(&mut self, buf: &mut [u8]) -> Result<usize, crate::engine::Code> {
-        self.0.borrow_mut().peek(buf).map(|seen| seen.copied)
-    }
-
-    fn peek_counts(&mut self, buf: &mut [u8]) -> Result<Peeked, crate::engine::Code> {
-        self.0.borrow_mut().peek(buf)
-    }
-
-    fn reads_messages(&mut self) -> bool {
-        self.0.borrow().message_mode
-    }
-
-    fn nap(&mut self, pause: Duration) {
-        self.0.borrow_mut().nap(pause);
-    }
-
-    fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
-        self.0.borrow_mut().set_nowait(nowait)
-    }
-
-    fn end_of_stream(&mut self) {
-        self.0.borrow_mut().end_of_stream();
-    }
-}
 
 /// Runs at most `steps` engine calls chosen by `src`, or until a byte input runs out.
 pub(crate) fn run(src: Source<'_>, steps: usize) {
@@ -155,7 +113,7 @@ fn one_shutdown(cell: &Cell<'_>, marker_sent: &mut bool) {
 /// What NtQueryInformationFile tells winpipe of the pipe's free write quota
 /// (`WriteQuotaAvailable`, at most the quota, as `WinStream` takes it) and of the
 /// quota, or nothing when the call fails (as after a disconnect).
-fn quota_of(cell: &Cell<'_>) -> Option<Quota> {
+pub(super) fn quota_of(cell: &Cell<'_>) -> Option<Quota> {
     let mut w = cell.borrow_mut();
     let size = w.out.quota();
     let free = w.out.write_quota_available().min(size);
@@ -165,7 +123,7 @@ fn quota_of(cell: &Cell<'_>) -> Option<Quota> {
 }
 
 /// Runs one call with the policy and clock of direction `dir`.
-fn call<T>(
+pub(super) fn call<T>(
     cell: &Cell<'_>,
     dir: Dir,
     body: impl FnOnce(&mut KPort<'_, '_>, &dyn Fn() -> Policy, &KClock<'_, '_>) -> T,
@@ -177,10 +135,12 @@ fn call<T>(
     };
     let policy = || cell.borrow_mut().observe();
     let result = body(&mut KPort(cell), &policy, &KClock(cell));
+    let w = cell.borrow();
     assert!(
-        !cell.borrow().nowait,
+        !w.nowait || w.foreign_nowait,
         "invariant: a call left the pipe end in its nonblocking completion mode"
     );
+    drop(w);
     let expect = Expect::after(&cell.borrow(), before);
     (result, expect)
 }
@@ -202,7 +162,7 @@ fn one_peek(cell: &Cell<'_>, len: usize, eof_seen: bool) -> bool {
 }
 
 /// Cuts `total` bytes into up to four slices (some empty) at points `src` picks.
-fn cuts(cell: &Cell<'_>, total: usize) -> Vec<usize> {
+pub(super) fn cuts(cell: &Cell<'_>, total: usize) -> Vec<usize> {
     let mut w = cell.borrow_mut();
     let count = 1 + usize::from(w.src.byte() % 4);
     let mut left = total;
