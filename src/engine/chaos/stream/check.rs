@@ -61,7 +61,12 @@ impl Expect {
     }
 
     pub(crate) fn timing(&self) {
-        self.timing.check();
+        self.timing_with(0);
+    }
+
+    /// `timing`, allowing `more` cancel round trips.
+    pub(crate) fn timing_with(&self, more: u32) {
+        self.timing.check_with(more);
         if self.before.shut && self.timing.setters == 0 {
             assert_eq!(
                 self.timing.issued(),
