@@ -315,6 +315,8 @@ pub struct FILE_PIPE_PEEK_HEADER {
 pub const FSCTL_PIPE_PEEK: u32 = 0x0011_400C;
 /// `STATUS_BUFFER_OVERFLOW`: a peek with no room for data, when data is queued.
 pub const STATUS_BUFFER_OVERFLOW: u32 = 0x8000_0005;
+/// `STATUS_PENDING`: the operation goes on; its status block is written later.
+pub const STATUS_PENDING: u32 = 0x103;
 
 // Ntdll: the free write quota of a pipe end, and the message count of its queue,
 // which no Kernel32 call reports.

@@ -35,7 +35,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 mod args;
-use args::{c_name, wait_millis};
+pub(crate) use args::CLIENT_ACCESS;
+use args::{c_name, client_flags, create_flags, wait_millis};
 #[cfg(test)]
 use args::{ERROR_INVALID_NAME, NAME_CAPACITY};
 
@@ -355,6 +356,13 @@ impl Port for Pipe<'_> {
         self.shared.update(|s| s.ended = true);
     }
 
+    /// A nap that a change of the settings cuts short, so a setter's new policy (or
+    /// a shutdown) reaches a call that waits for room or data at once.
+    fn nap(&mut self, pause: Duration) {
+        let (_, seen) = self.shared.snapshot();
+        self.shared.pause(pause, seen);
+    }
+
     fn empty_message_first(&mut self) -> bool {
         peek_header(self.file.raw()).is_some_and(|h| h.NumberOfMessages > 0 && h.MessageLength == 0)
     }
@@ -383,25 +391,29 @@ impl Port for Pipe<'_> {
     }
 }
 
-/// What `FSCTL_PIPE_PEEK` says of the queue `file` reads, with no room for data (it
-/// completes at once: NPFS `NpPeek`); `None` if it fails.
+/// What `FSCTL_PIPE_PEEK` says of the queue `file` reads, with no room for data;
+/// `None` if it fails. NPFS completes it at once (`NpPeek`), but the handle is
+/// overlapped, so another file system (a redirector, for a remote pipe other code
+/// wrapped) may pend it: then it is cancelled and waited for, so that nothing writes
+/// into `header` or the status block once this returns.
 fn peek_header(file: HANDLE) -> Option<FILE_PIPE_PEEK_HEADER> {
+    let event = Event::take().ok()?;
     let mut header = FILE_PIPE_PEEK_HEADER::default();
-    let mut io = IO_STATUS_BLOCK::default();
-    let (size, out) = (
-        size_of::<FILE_PIPE_PEEK_HEADER>() as u32,
-        (&mut header as *mut FILE_PIPE_PEEK_HEADER).cast(),
-    );
+    let mut ov = blank_overlapped(event.tagged());
+    let io = (&mut ov as *mut OVERLAPPED).cast::<IO_STATUS_BLOCK>();
+    let out = (&mut header as *mut FILE_PIPE_PEEK_HEADER).cast();
+    let size = size_of::<FILE_PIPE_PEEK_HEADER>() as u32;
     let none = null_mut();
-    // SAFETY: `io` and `header` are ours, `size` is `header`'s size; no input, no
-    // event, no APC: the call is synchronous on a pipe (NpPeek never pends).
+    // SAFETY: `ov` (whose first two fields are the IO_STATUS_BLOCK) and `header` are
+    // ours and outlive the call and, if it pends, the wait below; `size` is
+    // `header`'s size; no input; no APC and no APC context, so no completion packet.
     let status = unsafe {
         NtFsControlFile(
             file,
+            event.0.raw(),
             none,
             none,
-            none,
-            &mut io,
+            io,
             FSCTL_PIPE_PEEK,
             none,
             0,
@@ -409,6 +421,17 @@ fn peek_header(file: HANDLE) -> Option<FILE_PIPE_PEEK_HEADER> {
             size,
         )
     } as u32;
+    if status == STATUS_PENDING {
+        let op = InFlight {
+            file,
+            ov: &mut ov,
+            event: event.0.raw(),
+            settled: false,
+            wakeups: None,
+        };
+        drop(op); // cancels and waits
+    }
+    event.give_back();
     let (count, len) = (header.NumberOfMessages, header.MessageLength);
     trace!("NtFsControlFile({file:?}, FSCTL_PIPE_PEEK) = {status:#x} messages={count} first={len}");
     matches!(status, 0 | STATUS_BUFFER_OVERFLOW).then_some(header)
@@ -563,22 +586,6 @@ pub(crate) struct InstanceSpec<'a> {
     pub security: Option<&'a Descriptor>,
 }
 
-/// Pipe mode and access for every server instance: message type, so that it can carry
-/// the zero-length message that ends a stream, read in message mode (so that a read
-/// sees that message: in byte mode it may be skipped), blocking mode (the overlapped
-/// flag gives asynchrony), remote clients rejected unless asked.
-fn create_flags(first: bool, reject_remote: bool) -> (DWORD, DWORD) {
-    let mut open_mode = PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED;
-    if first {
-        open_mode |= FILE_FLAG_FIRST_PIPE_INSTANCE;
-    }
-    let mut pipe_mode = PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE | PIPE_WAIT;
-    if reject_remote {
-        pipe_mode |= PIPE_REJECT_REMOTE_CLIENTS;
-    }
-    (open_mode, pipe_mode)
-}
-
 /// Creates one server instance of `name` (`CreateNamedPipeA`) as `spec` says.
 pub(crate) fn create_instance(name: &str, spec: &InstanceSpec<'_>) -> Result<Handle, Code> {
     let c = c_name(name)?;
@@ -615,17 +622,6 @@ pub(crate) fn create_instance(name: &str, spec: &InstanceSpec<'_>) -> Result<Han
     );
     result
 }
-
-/// Client open flags: overlapped, and the quality of service the client grants the
-/// server: `level` is one of the `SECURITY_*` impersonation levels.
-fn client_flags(level: DWORD) -> DWORD {
-    FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | level
-}
-
-/// What a client asks for: read, and write data and attributes, but not
-/// `FILE_GENERIC_WRITE`, whose `FILE_APPEND_DATA` is also `FILE_CREATE_PIPE_INSTANCE`:
-/// a pipe's descriptor can then let clients in without letting them serve the name.
-pub(crate) const CLIENT_ACCESS: DWORD = FILE_GENERIC_READ | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES;
 
 /// Opens `name` as a client (`CreateFileA`) with `CLIENT_ACCESS`, overlapped,
 /// granting the server the impersonation `level` (`SECURITY_IDENTIFICATION` by
