@@ -298,6 +298,11 @@ pub struct FILE_PIPE_LOCAL_INFORMATION {
 pub const FILE_PIPE_LOCAL_INFORMATION_CLASS: u32 = 24;
 /// `FILE_PIPE_SERVER_END` in `NamedPipeEnd`.
 pub const FILE_PIPE_SERVER_END: u32 = 1;
+/// `NamedPipeState` values (ntifs.h): the server disconnected, or the peer closed.
+pub const FILE_PIPE_DISCONNECTED_STATE: u32 = 1;
+pub const FILE_PIPE_CLOSING_STATE: u32 = 4;
+/// `STATUS_PIPE_DISCONNECTED`: a query on a pipe end its server disconnected.
+pub const STATUS_PIPE_DISCONNECTED: u32 = 0xC000_00B0;
 
 /// `FILE_PIPE_PEEK_BUFFER` (ntifs.h) without its data: what `FSCTL_PIPE_PEEK` says
 /// of the queue a pipe end reads.

@@ -363,6 +363,10 @@ impl Port for Pipe<'_> {
         self.shared.pause(pause, seen);
     }
 
+    fn peer_gone(&mut self) -> Option<Code> {
+        crate::net::peer_gone(local_info(self.file))
+    }
+
     fn empty_message_first(&mut self) -> bool {
         peek_header(self.file.raw()).is_some_and(|h| h.NumberOfMessages > 0 && h.MessageLength == 0)
     }
@@ -475,10 +479,10 @@ struct InFlight<'a> {
 }
 
 impl<'a> InFlight<'a> {
-    /// Gives the operation to the engine's `drive`: done if it failed at once (`err`)
-    /// or has completed, else pending and registered with `wakeups`, so that setters
-    /// may cancel it from now on (one that ran since the call is seen by the engine,
-    /// which reads the settings next).
+    /// Gives the operation to the engine's `drive`: done if it completed or failed as
+    /// it was issued (`err`), else pending and registered with `wakeups`, so that
+    /// setters may cancel it from now on (one that ran since the call is seen by the
+    /// engine, which reads the settings next).
     fn hand_over<R>(
         &mut self,
         err: Code,
@@ -489,14 +493,16 @@ impl<'a> InFlight<'a> {
         if self.settled {
             return drive(Issued::Done(Completion::failed(err)));
         }
-        match self.poll() {
-            Some(done) => drive(Issued::Done(done)),
-            None => {
-                wakeups.register(self.file, self.ov, wake);
-                self.wakeups = Some(wakeups);
-                drive(Issued::Pending(self))
+        if err != ERROR_IO_PENDING {
+            // Completed as it was issued: the result is there to collect.
+            if let Some(done) = self.poll() {
+                return drive(Issued::Done(done));
             }
         }
+        // Pending, even if it has completed since: `Done` means it never pended.
+        wakeups.register(self.file, self.ov, wake);
+        self.wakeups = Some(wakeups);
+        drive(Issued::Pending(self))
     }
 
     /// `GetOverlappedResult` without waiting: the completion, or `None` while pending.
@@ -1151,12 +1157,9 @@ impl Dial for Dialer<'_> {
     }
 }
 
-/// The quota of the direction `file` writes and what of it is free
-/// (`FilePipeLocalInformation`'s `OutboundQuota`/`InboundQuota` and
-/// `WriteQuotaAvailable`, from `NtQueryInformationFile`): `(free, quota)`. NPFS reports
-/// `Quota - QuotaUsed`, which a read past a pending write's charge can wrap past the
-/// quota; the caller decides what to make of it.
-pub(crate) fn write_quota(file: &Handle) -> Result<(usize, usize), Code> {
+/// `FilePipeLocalInformation` of `file` (`NtQueryInformationFile`, which waits for
+/// the driver itself on any handle), or the NTSTATUS it failed with.
+pub(crate) fn local_info(file: &Handle) -> Result<FILE_PIPE_LOCAL_INFORMATION, u32> {
     let mut info = FILE_PIPE_LOCAL_INFORMATION::default();
     let mut io = IO_STATUS_BLOCK::default();
     let size = size_of::<FILE_PIPE_LOCAL_INFORMATION>() as u32;
@@ -1164,17 +1167,11 @@ pub(crate) fn write_quota(file: &Handle) -> Result<(usize, usize), Code> {
     let class = FILE_PIPE_LOCAL_INFORMATION_CLASS;
     // SAFETY: `io` and `info` are ours, and `size` is `info`'s size.
     let status = unsafe { NtQueryInformationFile(file.raw(), &mut io, info_ptr, size, class) };
-    let quota = match info.NamedPipeEnd {
-        FILE_PIPE_SERVER_END => info.OutboundQuota,
-        _ => info.InboundQuota,
-    };
-    let free = info.WriteQuotaAvailable;
-    let file = file.raw();
-    trace!("NtQueryInformationFile({file:?}) = {status:#x} free={free} quota={quota}");
-    // The query completes at once (NPFS never pends it); anything but success is
-    // an error, and `info` is read only then.
+    let (file, state, free) = (file.raw(), info.NamedPipeState, info.WriteQuotaAvailable);
+    trace!("NtQueryInformationFile({file:?}) = {status:#x} state={state} free={free}");
+    // Anything but success is an error, and `info` is read only then.
     match status {
-        0 => Ok((free as usize, quota as usize)),
+        0 => Ok(info),
         _ => Err(status as u32),
     }
 }

@@ -788,3 +788,49 @@ fn a_peek_at_an_empty_message_with_data_behind_it() {
         assert_eq!(b.peek(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
     });
 }
+
+/// A send with a timeout or in nonblocking mode to a peer that closed or whose server
+/// disconnected the pipe: `BrokenPipe` at once, whether or not the message fits the
+/// free buffer (a message that does not fit is never written, so only the pipe's
+/// state can say the peer is gone).
+#[test]
+fn timed_and_nonblocking_sends_to_a_gone_peer_are_a_broken_pipe() {
+    within(LIMIT, || {
+        for (i, disconnect) in [false, true].into_iter().enumerate() {
+            for nonblocking in [false, true] {
+                let name = pipe_name(&format!("messages-gone-{i}-{nonblocking}"));
+                let shape = Shape {
+                    io: Io::Overlapped,
+                    message: true,
+                    buffer: 1024,
+                };
+                let server = RawEnd::server(&name, shape);
+                let connecting = {
+                    let name = name.clone();
+                    thread::spawn(move || WinMessageStream::connect_with_timeout(&name, LIMIT))
+                };
+                server.accept();
+                let client = connecting.join().unwrap().unwrap();
+                match disconnect {
+                    true => server.disconnect().unwrap(),
+                    false => drop(server),
+                }
+                if nonblocking {
+                    client.set_nonblocking(true).unwrap();
+                } else {
+                    client
+                        .set_write_timeout(Some(Duration::from_secs(5)))
+                        .unwrap();
+                }
+                for len in [10, 5000] {
+                    let start = Instant::now();
+                    let err = client.send(&message(1, len)).unwrap_err();
+                    let case =
+                        format!("disconnect {disconnect}, nonblocking {nonblocking}, {len} B");
+                    assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{case}: {err:?}");
+                    assert!(start.elapsed() < Duration::from_secs(2), "{case}: waited");
+                }
+            }
+        }
+    });
+}

@@ -311,6 +311,7 @@ fn write_data(
 ) -> io::Result<usize> {
     let total = data.len();
     let mut again = false;
+    let mut pause = Duration::from_millis(1);
     loop {
         let now = policy();
         if now.shut {
@@ -335,7 +336,7 @@ fn write_data(
             }
         }
         let len = clamp_len(total.min(cap));
-        if let Some(result) = write_once(port, data.prefix(len), stop, policy, clock) {
+        if let Some(result) = write_once(port, data.prefix(len), stop, &mut pause, policy, clock) {
             return result;
         }
         again = true;
@@ -344,10 +345,16 @@ fn write_data(
 
 /// One WriteFile of `buf` that `stop` says what may stop: its result, or `None` to
 /// issue it again (a cancel met it untouched, and nothing says stop).
+///
+/// A write that completed having moved nothing (the pipe end is in the nonblocking
+/// completion mode, which other code set, and the pipe is full) pauses before it is
+/// issued again (`pause`: 1 ms, doubling up to 50 ms, at most until the deadline),
+/// as a blocking write would have waited; nothing spins.
 pub(super) fn write_once(
     port: &mut impl Port,
     buf: &[u8],
     stop: Stop,
+    pause: &mut Duration,
     policy: &impl Fn() -> Policy,
     clock: &impl Clock,
 ) -> Option<io::Result<usize>> {
@@ -363,6 +370,10 @@ pub(super) fn write_once(
         if let Some(result) = unknowable(stop, why, policy, clock) {
             return Some(result);
         }
+    }
+    if done.bytes == 0 && done.error.is_none() && why.is_none() && !buf.is_empty() {
+        let wait = decide_for(stop, policy(), clock.now()).unwrap_or(Some(Duration::ZERO));
+        back_off(port, pause, wait);
     }
     outcome(done, why, false, write_stopped, write_error)
 }

@@ -84,14 +84,14 @@ pub(crate) fn send(
             return send_empty(port, clock);
         }
         if now.timeout.is_none() && !now.nonblocking {
-            match write_once(port, msg, Stop::ByShutdown, policy, clock) {
+            match write_once(port, msg, Stop::ByShutdown, &mut pause, policy, clock) {
                 Some(result) => return whole(result, len),
                 None => continue,
             }
         }
         if free().is_some_and(|quota| len <= quota.free) {
             // Charged in full, it completes at once: nothing can cut it.
-            match write_once(port, msg, Stop::ByPolicy, policy, clock) {
+            match write_once(port, msg, Stop::ByPolicy, &mut pause, policy, clock) {
                 Some(result) => return whole(result, len),
                 None => continue,
             }
@@ -100,6 +100,10 @@ pub(crate) fn send(
             if let AtOnce::Moved(result) = into_waiting_reads(port, msg, clock) {
                 return whole(result, len);
             }
+        }
+        // Only a write would say the peer is gone; the pipe's state says it without one.
+        if let Some(code) = port.peer_gone() {
+            return Err(write_error(code));
         }
         match decide(policy(), clock.now()) {
             Ok(wait) => back_off(port, &mut pause, wait),
@@ -250,10 +254,16 @@ fn read_rest(port: &mut impl Port, buf: &mut [u8], clock: &impl Clock) -> Option
     match done.error {
         Some(ERROR_MORE_DATA) if done.bytes > 0 => Some(Step::Part(done.bytes)),
         _ if done.bytes > 0 => Some(Step::Whole(done.bytes)),
-        // An empty message where the rest should be (it was the next message, and is
-        // gone with the cut one), the peer gone, or nothing queued: ERROR_NO_DATA too,
-        // which PIPE_NOWAIT (a send of ours for a moment, or other code) gives only
-        // when no data is queued at all (`NpCommonRead`), so not the rest either.
+        // An empty message where the rest should be: the next message (the peer's
+        // end-of-stream marker, if it shut down after cancelling the cut one). It is
+        // owed to the next receive, as a peek's would be.
+        None => {
+            port.owe_empty_message();
+            None
+        }
+        // The peer gone, or nothing queued: ERROR_NO_DATA too, which PIPE_NOWAIT (a
+        // send of ours for a moment, or other code) gives only when no data is queued
+        // at all (`NpCommonRead`), so not the rest either.
         _ => None,
     }
 }
@@ -364,8 +374,11 @@ pub(crate) fn recv_message(
 /// does not keep). The wait is a zero-byte read, which completes at once at data
 /// without taking any (ERROR_MORE_DATA), and with success at an empty message, which
 /// it takes if it was waiting when the message came (Wine's `test_blocking_rw` on
-/// Windows); one that finds it queued leaves it on Windows, and takes it on Wine. An
-/// empty message the wait took is owed to the next receive (`owe_empty_message`).
+/// Windows). One that finds it queued leaves it in ReactOS's NPFS (`NpReadDataQueue`
+/// takes nothing for a zero-length read; Windows 8 and later are not documented) and
+/// takes it on Wine: so a read that completed as it was issued took it unless
+/// `FSCTL_PIPE_PEEK` still counts an empty message first. An empty message the wait
+/// took is owed to the next receive (`owe_empty_message`).
 pub(crate) fn peek(
     port: &mut impl Port,
     buf: &mut [u8],

@@ -8,8 +8,9 @@
 //!   so no byte that moved is lost or reported twice;
 //! - an `Err` is returned only when zero bytes moved (one documented exception: a
 //!   write issued with no timeout and stopped by `shutdown(Write)`, see `write`);
-//! - a blocking call gives up at its deadline plus one cancel round trip, and a
-//!   nonblocking call never waits;
+//! - a blocking call gives up at its deadline plus one cancel round trip (two for a
+//!   message receive whose rest the peer withdrew: only a read that pends says it is
+//!   gone), and a nonblocking call never waits;
 //! - byte counts the kernel reports are clamped to the request's length.
 
 mod accept;
@@ -70,7 +71,7 @@ impl Request<'_> {
 
 /// What the kernel said when a request was issued.
 pub(crate) enum Issued<'p> {
-    /// Finished at once (successfully or not).
+    /// Finished when it was issued (successfully or not): it never pended.
     Done(Completion),
     /// In flight: the kernel owns the buffer and the OVERLAPPED until it completes.
     Pending(&'p mut dyn Pending),
@@ -156,6 +157,14 @@ pub(crate) trait Port {
     /// Pauses the calling thread (virtual time in the simulations).
     fn nap(&mut self, pause: Duration) {
         std::thread::sleep(pause);
+    }
+
+    /// Whether the peer is gone, as the pipe's state says without moving data: the
+    /// error a write would get (232 once it closed, 233 after a disconnect), or `None`
+    /// while it is there (or the state cannot be had). A send that waits for room asks
+    /// it, since only a write would otherwise tell.
+    fn peer_gone(&mut self) -> Option<Code> {
+        None
     }
 
     /// Whether an empty message heads the queue this end reads, as

@@ -43,4 +43,6 @@ pub(crate) use pipe_security::{listener_descriptor, private_descriptor};
 #[cfg(windows)]
 pub(crate) use shared::Shared;
 #[cfg(windows)]
+pub(crate) use stream::peer_gone;
+#[cfg(windows)]
 pub use stream::{WinStream, DEFAULT_CONNECT_TIMEOUT};

@@ -3,8 +3,13 @@
 use super::addr::WinPipeSocketAddr;
 use super::options::ConnectOptions;
 use super::shared::Shared;
+use crate::engine::Code;
 use crate::engine::{self, Policy, Quota, Since, MAX_WRITE};
-use crate::ffi::ERROR_INVALID_PARAMETER;
+use crate::ffi::{
+    ERROR_INVALID_PARAMETER, ERROR_NO_DATA, ERROR_PIPE_NOT_CONNECTED, FILE_PIPE_CLOSING_STATE,
+    FILE_PIPE_DISCONNECTED_STATE, FILE_PIPE_LOCAL_INFORMATION, FILE_PIPE_SERVER_END,
+    STATUS_PIPE_DISCONNECTED,
+};
 use crate::sys::{self, Handle, Pipe};
 use std::fmt;
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
@@ -36,12 +41,39 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) fn free_quota_is_kept() -> bool {
     static KEPT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *KEPT.get_or_init(|| match WinStream::pair() {
-        Ok((client, _server)) => match sys::write_quota(&client.handle) {
+        Ok((client, _server)) => match write_quota(&client.handle) {
             Ok((free, quota)) => free == quota,
             Err(_) => true,
         },
         Err(_) => true,
     })
+}
+
+/// The quota of the direction `handle` writes and what of it is free
+/// (`OutboundQuota`/`InboundQuota` and `WriteQuotaAvailable`): `(free, quota)`. NPFS
+/// reports `Quota - QuotaUsed`, which a read past a pending write's charge can wrap
+/// past the quota; the caller decides what to make of it.
+fn write_quota(handle: &Handle) -> Result<(usize, usize), u32> {
+    let info = sys::local_info(handle)?;
+    let quota = match info.NamedPipeEnd {
+        FILE_PIPE_SERVER_END => info.OutboundQuota,
+        _ => info.InboundQuota,
+    };
+    Ok((info.WriteQuotaAvailable as usize, quota as usize))
+}
+
+/// The error a write would get if the peer is gone, from the pipe end's state: 232
+/// once the peer closed (`FILE_PIPE_CLOSING_STATE`), 233 once the server disconnected
+/// it (the query then fails: NPFS's `NpCommonQueryInformation`); `None` otherwise.
+pub(crate) fn peer_gone(info: Result<FILE_PIPE_LOCAL_INFORMATION, u32>) -> Option<Code> {
+    match info {
+        Err(STATUS_PIPE_DISCONNECTED) => Some(ERROR_PIPE_NOT_CONNECTED),
+        Ok(info) if info.NamedPipeState == FILE_PIPE_CLOSING_STATE => Some(ERROR_NO_DATA),
+        Ok(info) if info.NamedPipeState == FILE_PIPE_DISCONNECTED_STATE => {
+            Some(ERROR_PIPE_NOT_CONNECTED)
+        }
+        _ => None,
+    }
 }
 
 /// Which end of the pipe a stream is.
@@ -152,7 +184,7 @@ impl WinStream {
         if self.quota.load(Ordering::Relaxed) == 0 {
             return Some(Quota { free: 0, size: 0 });
         }
-        let (free, size) = sys::write_quota(&self.handle).ok()?;
+        let (free, size) = write_quota(&self.handle).ok()?;
         let free = match free_quota_is_kept() {
             true => free.min(size),
             false => size,

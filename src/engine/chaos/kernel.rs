@@ -87,6 +87,9 @@ pub(crate) struct CallLog {
     /// When a peek's zero-byte read last completed with no data to show, if nothing
     /// (another read, a pause) came after it.
     pub peek_woke_at: Option<Duration>,
+    /// Pending writes of the peer's withdrawn so far (message target): a peek's wait
+    /// that one of them woke may find nothing to show, and wait again at once.
+    pub withdrawals: u32,
     /// Non-empty writes that pended, by what may stop them.
     pub pended: Vec<Stop>,
     /// A write completed with fewer bytes than it was given.

@@ -1,9 +1,9 @@
 //! The engine's `Pending` and `Clock` over the simulated kernel, and the one way
 //! requests are issued to it.
 
-use super::kernel::{Buf, OpState, World};
+use super::kernel::{Buf, OpState, Peer, World};
 use crate::engine::{Clock, Code, Completion, Issued, Peeked, Pending, Port, Request, Stop, Wake};
-use crate::ffi::ERROR_MORE_DATA;
+use crate::ffi::{ERROR_MORE_DATA, ERROR_NO_DATA, ERROR_PIPE_NOT_CONNECTED};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -67,6 +67,7 @@ pub(crate) fn submit<R>(
     wake: Wake,
     drive: impl FnOnce(Issued<'_>) -> R,
 ) -> R {
+    let withdrawals = cell.borrow().call.withdrawals;
     let at_once = {
         let mut w = cell.borrow_mut();
         assert!(
@@ -143,7 +144,8 @@ pub(crate) fn submit<R>(
     );
     w.op = None;
     let woke = done.is_some_and(|d| matches!(d.error, None | Some(ERROR_MORE_DATA)));
-    if peek_wait && woke {
+    // A wait whose data the peer withdrew before the engine saw it woke for nothing.
+    if peek_wait && woke && w.call.withdrawals == withdrawals {
         w.call.peek_woke_at = Some(w.now);
     }
     result
@@ -185,6 +187,19 @@ impl Port for KPort<'_, '_> {
 
     fn set_nowait(&mut self, nowait: bool, _messages: bool) -> bool {
         self.0.borrow_mut().set_nowait(nowait)
+    }
+
+    /// As NPFS's `FilePipeLocalInformation` reports `NamedPipeState`.
+    /// The state is the system's answer, so its code counts as one the kernel gave.
+    fn peer_gone(&mut self) -> Option<Code> {
+        let mut w = self.0.borrow_mut();
+        let code = match w.peer {
+            Peer::Alive => return None,
+            Peer::Closed => ERROR_NO_DATA,
+            Peer::Killed => ERROR_PIPE_NOT_CONNECTED,
+        };
+        w.deliver(code);
+        Some(code)
     }
 
     fn empty_message_first(&mut self) -> bool {

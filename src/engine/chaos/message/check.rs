@@ -98,6 +98,22 @@ impl Reader {
         (cur, ended)
     }
 
+    /// The next message to deliver after a receive whose reads ended in message
+    /// `last`, having started at `m`: the one after `last`, unless the read of a cut
+    /// message's rest took `last`, an empty message, which the receive then owes.
+    fn after(&mut self, inbox: &Inbox, m: u64, last: u64) {
+        if last != m && inbox.lens[last as usize] == 0 {
+            assert!(
+                inbox.owed,
+                "invariant: the read of a cut message's rest took empty message {last} and \
+                 nothing owes it"
+            );
+            self.next = last;
+        } else {
+            self.next = last + 1;
+        }
+    }
+
     /// A receive that returned no message: it took none.
     fn nothing_taken(&self, inbox: &Inbox, what: &str) {
         assert!(
@@ -176,7 +192,7 @@ impl Reader {
             "invariant: a receive returned a message no read took"
         );
         let (last, _) = self.follow(inbox, m);
-        self.next = last + 1;
+        self.after(inbox, m, last);
     }
 
     pub(super) fn recv_message(
@@ -206,8 +222,7 @@ impl Reader {
                     !ended || empty_glued,
                     "invariant: recv_message said InvalidData, but took message {last} whole"
                 );
-                self.next = last + 1;
-                return;
+                return self.after(inbox, m, last);
             }
             other => {
                 assert_eq!(
@@ -253,7 +268,7 @@ impl Reader {
                 "invariant: recv_message returned {got} bytes of message {m}"
             );
         }
-        self.next = last + 1;
+        self.after(inbox, m, last);
     }
 
     pub(super) fn peek(

@@ -208,11 +208,6 @@ impl Inbox {
         !self.wine && self.queue.front().is_some_and(|e| e.len == 0)
     }
 
-    /// Whether the peer has a write that may still be cancelled.
-    pub(crate) fn has_pending(&self) -> bool {
-        self.queue.iter().any(|e| e.pending)
-    }
-
     /// NpCancelDataQueueIrp on the peer's pending write number `pick` (of those
     /// pending): its entry leaves the queue, read or not.
     pub(crate) fn withdraw(&mut self, pick: usize) {

@@ -179,6 +179,7 @@ impl World<'_> {
                 self.inbox().withdraw(pick / 8);
                 // What a peek's wait woke for may be gone: it may wait, or look, again.
                 self.call.peek_woke_at = None;
+                self.call.withdrawals += 1;
                 self.call.probed = false;
             }
             3 | 4 => self.inbox().complete(pick / 8),
