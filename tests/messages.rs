@@ -834,3 +834,62 @@ fn timed_and_nonblocking_sends_to_a_gone_peer_are_a_broken_pipe() {
         }
     });
 }
+
+/// Every way to bind and connect, the addresses, the listener's settings and the
+/// handle traits of the message types.
+#[test]
+fn every_bind_connect_address_and_handle_call_of_the_message_types() {
+    use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, IntoRawHandle};
+    use winpipe::{ConnectOptions, WinPipeSocketAddr};
+    within(LIMIT, || {
+        let name = pipe_name("messages-every-call");
+        let addr = WinPipeSocketAddr::from_pathname(&name).unwrap();
+        let listener = ListenerOptions::new().bind_messages_addr(&addr).unwrap();
+        assert_eq!(
+            listener.local_addr().unwrap().as_pathname(),
+            addr.as_pathname()
+        );
+        assert!(listener.take_error().unwrap().is_none());
+        assert!(format!("{listener:?}").contains("WinMessageListener"));
+        // Nonblocking accept with nobody there, from a clone.
+        let clone = listener.try_clone().unwrap();
+        clone.set_nonblocking(true).unwrap();
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        clone.set_nonblocking(false).unwrap();
+        let connectors: [fn(&str, &WinPipeSocketAddr) -> std::io::Result<WinMessageStream>; 5] = [
+            |name, _| WinMessageStream::connect(name),
+            |_, addr| WinMessageStream::connect_addr(addr),
+            |_, addr| WinMessageStream::connect_addr_with_timeout(addr, LIMIT),
+            |name, _| ConnectOptions::new().connect_messages(name),
+            |_, addr| ConnectOptions::new().connect_messages_addr(addr),
+        ];
+        for (i, connect) in connectors.into_iter().enumerate() {
+            let client = connect(&name, &addr).unwrap_or_else(|e| panic!("connector {i}: {e:?}"));
+            let (server, peer) = listener.accept().unwrap();
+            assert!(peer.is_unnamed());
+            assert_eq!(
+                client.peer_addr().unwrap().as_pathname(),
+                addr.as_pathname()
+            );
+            assert!(client.local_addr().unwrap().is_unnamed());
+            assert_eq!(
+                server.local_addr().unwrap().as_pathname(),
+                addr.as_pathname()
+            );
+            assert!(server.take_error().unwrap().is_none());
+            assert_eq!(server.peer_process_id().unwrap(), std::process::id());
+            assert_eq!(client.peer_process_id().unwrap(), std::process::id());
+            client.send(&[i as u8]).unwrap();
+            let mut one = [0; 1];
+            assert_eq!(server.recv(&mut one).unwrap(), 1);
+            assert_eq!(one[0], i as u8);
+            // The handle traits: borrowed, then given up and taken back.
+            assert_eq!(client.as_handle().as_raw_handle(), client.as_raw_handle());
+            let raw = client.into_raw_handle();
+            // SAFETY: `raw` came from `into_raw_handle` just now and is given back once.
+            let client = unsafe { WinMessageStream::from_raw_handle(raw) };
+            server.send(b"back").unwrap();
+            assert_eq!(client.recv(&mut [0; 8]).unwrap(), 4);
+        }
+    });
+}
