@@ -1,4 +1,4 @@
-#![cfg_attr(windows, doc = include_str!("../README.md"))]
+#![cfg_attr(windows, doc = include_str!("crate.md"))]
 #![cfg_attr(
     not(windows),
     doc = "Windows named pipes with the API of std's `UnixStream` and `UnixListener`.\n\n\
@@ -30,14 +30,30 @@ mod sys;
 #[cfg(any(unix, windows))]
 pub mod local;
 
+// The README's and the guides' examples are doc tests too (on Windows: they need
+// the pipe types).
+#[cfg(all(doctest, windows))]
+#[doc = include_str!("../README.md")]
+mod readme {}
+#[cfg(all(doctest, windows))]
+#[doc = include_str!("../docs/guide.md")]
+mod guide {}
+#[cfg(all(doctest, windows))]
+#[doc = include_str!("../docs/security.md")]
+mod security_guide {}
+
+#[doc(inline)]
 pub use integrity::IntegrityLevel;
 #[cfg(windows)]
+#[doc(inline)]
 pub use net::{
     ConnectOptions, ImpersonationLevel, Incoming, IncomingMessageStreams, ListenerOptions,
     WinListener, WinMessageListener, WinMessageStream, WinStream, DEFAULT_BACKLOG,
     DEFAULT_CONNECT_TIMEOUT,
 };
+#[doc(inline)]
 pub use net::{WinPipeSocketAddr, WinPipeSocketAddress};
+#[doc(inline)]
 pub use sid::Sid;
 
 /// Entry points for the cargo-fuzz targets in `fuzz/`: each runs the engine against an

@@ -49,11 +49,11 @@
 //! - `shutdown(Write)` is a half-close on both: the peer reads the rest, then `Ok(0)`,
 //!   and this end can still read. On Windows it is a zero-length message, so a peer
 //!   that reads winpipe's pipe in byte mode (not through `local`) may miss it; see the
-//!   README, "Half-close".
+//!   user guide (`docs/guide.md`), "Half-close".
 //! - Code that calls a method only one platform's type has (such as winpipe's
 //!   `connect_with_timeout` or `ListenerOptions`) needs `cfg` again.
 //! - Who is at the other end: on Windows `Stream::peer_user` and
-//!   `ConnectOptions::expect_server_user` answer it (README "Security"). On Unix std
+//!   `ConnectOptions::expect_server_user` answer it (`docs/security.md`). On Unix std
 //!   has no stable way to read a socket peer's credentials (`UnixStream::peer_cred` is
 //!   unstable) and winpipe adds no `unsafe` outside its Windows file, so `local` offers
 //!   none; there the socket's mode `0600` already keeps other users out (connecting

@@ -851,6 +851,10 @@ fn every_bind_connect_address_and_handle_call_of_the_message_types() {
         );
         assert!(listener.take_error().unwrap().is_none());
         assert!(format!("{listener:?}").contains("WinMessageListener"));
+        // Endless iterators, as std's `Incoming`.
+        assert_eq!(listener.incoming().size_hint(), (usize::MAX, None));
+        let bytes = winpipe::WinListener::bind(pipe_name("messages-every-call-bytes")).unwrap();
+        assert_eq!(bytes.incoming().size_hint(), (usize::MAX, None));
         // Nonblocking accept with nobody there, from a clone.
         let clone = listener.try_clone().unwrap();
         clone.set_nonblocking(true).unwrap();

@@ -777,7 +777,7 @@ mod tests {
     #[test]
     fn a_nonblocking_mode_write_with_no_free_quota_fits_twice_the_quota() {
         let quota = |size| Some(Quota { free: 0, size });
-        // The README's 16 KiB pipe: a waiting read of at least 16 KiB and the quota
+        // The user guide's 16 KiB pipe: a waiting read of at least 16 KiB and the quota
         // it gives back hold 32 KiB, whole, on a message-type pipe too.
         assert_eq!(at_once_cap(1 << 20, quota(16 * 1024)), Some(32 * 1024));
         assert_eq!(at_once_cap(100, quota(16 * 1024)), Some(100));

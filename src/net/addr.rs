@@ -90,12 +90,14 @@ impl WinPipeSocketAddr {
     }
 
     /// The pipe name, or `None` if the address is unnamed.
+    #[must_use]
     pub fn as_pathname(&self) -> Option<&Path> {
         self.name.as_deref().map(Path::new)
     }
 
     /// Whether the address has no name: the local address of a client, or either end
     /// of `WinStream::pair`.
+    #[must_use]
     pub fn is_unnamed(&self) -> bool {
         self.name.is_none()
     }

@@ -268,7 +268,7 @@ mod stream {
         ///   BUILTIN\Administrators while the server's token cannot be read, or lets
         ///   anyone besides that user, its owner, LocalSystem and administrators add
         ///   instances of the pipe (then the instance reached may be someone else's).
-        ///   See the README's "Security" section.
+        ///   See the security guide (`docs/security.md`).
         ///
         /// ```no_run
         /// let listener = winpipe::WinListener::bind(r"\\.\pipe\my-service")?;

@@ -454,6 +454,7 @@ impl fmt::Debug for WinListener {
 
 /// The iterator of [`WinListener::incoming`]: each item is one [`WinListener::accept`].
 #[derive(Debug)]
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Incoming<'a> {
     listener: &'a WinListener,
 }
@@ -463,6 +464,11 @@ impl Iterator for Incoming<'_> {
 
     fn next(&mut self) -> Option<io::Result<WinStream>> {
         Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+
+    /// Endless, as std's: `(usize::MAX, None)`.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
     }
 }
 

@@ -30,7 +30,7 @@ use std::time::Duration;
 /// A `WinMessageStream` and a [`WinStream`] can be the two ends of one connection
 /// (winpipe's pipes are all message-type pipes): the `WinStream` reads the messages'
 /// bytes as a stream, and takes an empty message as the end of the stream (see the
-/// README, "Half-close").
+/// user guide, `docs/guide.md`, "Half-close").
 ///
 /// ```no_run
 /// let stream = winpipe::WinMessageStream::connect(r"\\.\pipe\my-service")?;
@@ -493,6 +493,7 @@ impl fmt::Debug for WinMessageListener {
 
 /// The iterator of [`WinMessageListener::incoming`]: each item is one accept.
 #[derive(Debug)]
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IncomingMessageStreams<'a> {
     listener: &'a WinMessageListener,
 }
@@ -502,6 +503,11 @@ impl Iterator for IncomingMessageStreams<'_> {
 
     fn next(&mut self) -> Option<io::Result<WinMessageStream>> {
         Some(self.listener.accept().map(|(stream, _)| stream))
+    }
+
+    /// Endless, as std's: `(usize::MAX, None)`.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX, None)
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 /// free instance connect at once, while the others wait in `WaitNamedPipe` and race
 /// for each new instance. Median connect time was 470 ms with a backlog of 1, 435 ms
 /// with 4, 155 ms with 16 and 11 ms with 32; an idle instance costs one handle and a
-/// little kernel memory. See the README's "Backlog" section.
+/// little kernel memory. See the user guide (`docs/guide.md`), "Backlog".
 pub const DEFAULT_BACKLOG: usize = 32;
 
 /// The most instances a pipe can be limited to; more means "unlimited" to Windows.
@@ -148,7 +148,7 @@ impl ListenerOptions {
     /// else anything, and its label forbids lower integrity levels to read or write:
     /// an elevated server's pipe stays out of reach of the same user's medium
     /// processes. Without it the pipe is already private to LocalSystem,
-    /// administrators and the owner (README "Security").
+    /// administrators and the owner (`docs/security.md`).
     ///
     /// Windows checks clients against the descriptor of the pipe name's first
     /// instance, so this needs [`first_instance(true)`](Self::first_instance) (the

@@ -353,7 +353,7 @@ impl WinStream {
     /// none did: never an error for bytes the peer can read. To keep that promise on
     /// every pipe, a write that may time out hands the system at most the pipe's
     /// buffer size (one byte if the pipe's creator gave it a buffer of 0, as .NET does
-    /// by default): see the crate's README, "Writes and cancellation".
+    /// by default): see `docs/design.md`, "Writes and cancellation".
     ///
     /// A write already blocked in another thread with a timeout obeys the new value at
     /// once; one issued with no timeout keeps waiting for the peer (only
@@ -414,7 +414,7 @@ impl WinStream {
     /// clients, `File`, .NET) see it if their read waits when it comes or it comes
     /// alone. A byte-type pipe (a server another program made in byte mode) cannot
     /// carry it: there the peer sees the end only when every handle to this end is
-    /// closed. See the README, "Half-close".
+    /// closed. See the user guide (`docs/guide.md`), "Half-close".
     ///
     /// # Errors
     /// The system's error if the end-of-stream message could not be sent (a handle
@@ -614,7 +614,7 @@ impl IntoRawHandle for WinStream {
 /// child process as its stdin or stdout (`Stdio::from`). Rust's std and the C runtime
 /// use such handles synchronously, and a child that reads on one thread while it
 /// writes on another aborts ("operation failed to complete synchronously"). The
-/// README's "Handing a connection to a child process" shows what to do instead.
+/// user guide (`docs/guide.md`), "Handing a connection to a child process", shows what to do instead.
 impl From<WinStream> for OwnedHandle {
     fn from(stream: WinStream) -> OwnedHandle {
         stream.handle.into_owned()
@@ -641,7 +641,7 @@ impl From<WinStream> for OwnedHandle {
 ///   shutdown (as winpipe's own ends are, so that no read takes an empty message
 ///   silently), a message longer than the read's buffer comes out over several reads
 ///   (nothing is dropped), message boundaries are not kept, and an empty message is
-///   the end of the stream (README, "Half-close"); `shutdown(Write)` sends one.
+///   the end of the stream (`docs/guide.md`, "Half-close"); `shutdown(Write)` sends one.
 ///
 /// The side (server or client) is asked of the system; both addresses are unnamed.
 impl From<OwnedHandle> for WinStream {
