@@ -50,6 +50,20 @@
 //!   and this end can still read. On Windows it is a zero-length message, so a peer
 //!   that reads winpipe's pipe in byte mode (not through `local`) may miss it; see the
 //!   user guide (`docs/guide.md`), "Half-close".
+//! - A read or write past its timeout: `TimedOut` on Windows, `WouldBlock` on Unix
+//!   (std passes on the socket's `EAGAIN`). Match both, as std's own docs advise.
+//! - `set_nonblocking(true)` on a listener wakes an `accept` already blocked in another
+//!   thread on Windows (it returns `WouldBlock`); on Unix the blocked accept goes on
+//!   waiting.
+//! - A read returns at most what one write of the peer sent on Windows (winpipe's
+//!   pipes keep each write as a message), and `peek` shows that write's bytes only; on
+//!   Unix a read or peek may gather several writes. Both are stream semantics: read in
+//!   a loop (`read_exact`, a `BufReader`) and it makes no difference.
+//! - A zero-length write ends the stream on Windows when the peer is a program that
+//!   sends one (`File::write(&[])` does; winpipe's own `write(&[])` sends nothing); on
+//!   Unix it is nothing.
+//! - Messages: `winpipe::WinMessageStream` has no counterpart here (std has no
+//!   `SOCK_SEQPACKET` socket).
 //! - Code that calls a method only one platform's type has (such as winpipe's
 //!   `connect_with_timeout` or `ListenerOptions`) needs `cfg` again.
 //! - Who is at the other end: on Windows `Stream::peer_user` and
