@@ -29,6 +29,11 @@ pub(crate) const PIPE_BUFFER: usize = 64 * 1024;
 const UNKNOWN: usize = usize::MAX;
 
 /// How long [`WinStream::connect`] keeps trying (as winpipe 0.1 did).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(winpipe::DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(10));
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether this system keeps a pipe's free write quota, asked once per process of a
@@ -95,6 +100,22 @@ pub(super) enum Side {
 /// that would wait gives `WouldBlock`; a write to a closed or disconnected peer gives
 /// `BrokenPipe` (OS error 232 or 109; 233 kept inside the error). OS errors keep their
 /// `raw_os_error`.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::net::Shutdown;
+/// use winpipe::{WinListener, WinStream};
+/// let name = format!(r"\\.\pipe\doc-{}-WinStream", std::process::id());
+/// let listener = WinListener::bind(&name)?;
+/// let mut client = WinStream::connect(&name)?;
+/// let (mut server, _addr) = listener.accept()?;
+/// client.write_all(b"hello")?;
+/// client.shutdown(Shutdown::Write)?;
+/// let mut text = String::new();
+/// server.read_to_string(&mut text)?;
+/// assert_eq!(text, "hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct WinStream {
     pub(super) handle: Handle,
     pub(super) shared: Arc<Shared>,
@@ -223,6 +244,16 @@ impl WinStream {
     }
 
     /// Connects to `addr`, as [`connect`](Self::connect).
+    ///
+    /// ```
+    /// use winpipe::{WinListener, WinPipeSocketAddr, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-connect_addr", std::process::id());
+    /// let addr = WinPipeSocketAddr::from_pathname(name)?;
+    /// let _listener = WinListener::bind_addr(&addr)?;
+    /// let stream = WinStream::connect_addr(&addr)?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr(addr: &WinPipeSocketAddr) -> io::Result<WinStream> {
         Self::connect_addr_with_timeout(addr, DEFAULT_CONNECT_TIMEOUT)
     }
@@ -231,6 +262,18 @@ impl WinStream {
     ///
     /// # Errors
     /// As [`connect`](Self::connect); a zero `timeout` is `InvalidInput`.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// use winpipe::WinStream;
+    /// // Nobody listens on this name: the connect gives up after 50 ms.
+    /// let name = format!(r"\\.\pipe\doc-{}-connect_with_timeout", std::process::id());
+    /// let err = WinStream::connect_with_timeout(&name, Duration::from_millis(50)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    /// let err = WinStream::connect_with_timeout(&name, Duration::ZERO).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// ```
     pub fn connect_with_timeout<P: AsRef<Path>>(
         path: P,
         timeout: Duration,
@@ -246,6 +289,18 @@ impl WinStream {
     /// holds within one such call). The server may identify the client but not
     /// impersonate it (`SECURITY_IDENTIFICATION`); see [`ConnectOptions`] to change
     /// that.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use winpipe::{WinListener, WinPipeSocketAddr, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-connect_addr_with_timeout", std::process::id());
+    /// let addr = WinPipeSocketAddr::from_pathname(name)?;
+    /// let listener = WinListener::bind_addr(&addr)?;
+    /// let _client = WinStream::connect_addr_with_timeout(&addr, Duration::from_secs(1))?;
+    /// let (server, _) = listener.accept()?;
+    /// assert_eq!(server.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr_with_timeout(
         addr: &WinPipeSocketAddr,
         timeout: Duration,
@@ -254,6 +309,18 @@ impl WinStream {
     }
 
     /// Options for connecting (timeout, impersonation level), as `File::options`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-WinStream-options", std::process::id());
+    /// let _listener = WinListener::bind(&name)?;
+    /// let stream = WinStream::options()
+    ///     .timeout(Duration::from_secs(1))
+    ///     .connect(&name)?;
+    /// assert!(stream.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn options() -> ConnectOptions {
         ConnectOptions::new()
     }
@@ -289,6 +356,20 @@ impl WinStream {
 
     /// A second stream on the same pipe (a duplicated handle).
     /// Timeouts, nonblocking mode and shutdown are shared with the original.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// let (a, mut b) = winpipe::WinStream::pair()?;
+    /// let mut writer = a.try_clone()?;
+    /// writer.write_all(b"from the clone")?;
+    /// let mut buf = [0; 14];
+    /// b.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"from the clone");
+    /// a.set_read_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(writer.read_timeout()?, Some(Duration::from_secs(1))); // shared
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<WinStream> {
         let handle = self.handle.duplicate()?;
         let mut clone = WinStream::with_shared(
@@ -304,6 +385,18 @@ impl WinStream {
 
     /// This end's address: the pipe name on the server side, unnamed on the client side
     /// and for [`pair`](Self::pair), as with Unix sockets.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-local_addr", std::process::id());
+    /// let listener = WinListener::bind(&name)?;
+    /// let client = WinStream::connect(&name)?;
+    /// let (server, _) = listener.accept()?;
+    /// assert!(client.local_addr()?.is_unnamed());
+    /// assert_eq!(server.local_addr()?.as_pathname(), Some(Path::new(&name)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<WinPipeSocketAddr> {
         Ok(match self.side {
             Side::Server => self.name.clone(),
@@ -313,6 +406,18 @@ impl WinStream {
 
     /// The other end's address: the pipe name on the client side, unnamed on the
     /// server side and for [`pair`](Self::pair).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-peer_addr", std::process::id());
+    /// let listener = WinListener::bind(&name)?;
+    /// let client = WinStream::connect(&name)?;
+    /// let (server, _) = listener.accept()?;
+    /// assert_eq!(client.peer_addr()?.as_pathname(), Some(Path::new(&name)));
+    /// assert!(server.peer_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<WinPipeSocketAddr> {
         Ok(match self.side {
             Side::Client => self.name.clone(),
@@ -328,6 +433,14 @@ impl WinStream {
     /// A process id names a process only while it runs: once the peer has exited the
     /// id may be reused. Use it for logging or to look the process up while the
     /// connection is open, not as proof of identity.
+    ///
+    /// ```
+    /// let (client, server) = winpipe::WinStream::pair()?;
+    /// // Both ends of a pair are in this process.
+    /// assert_eq!(client.peer_process_id()?, std::process::id());
+    /// assert_eq!(server.peer_process_id()?, std::process::id());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_process_id(&self) -> io::Result<u32> {
         sys::peer_process_id(&self.handle, self.side == Side::Server)
     }
@@ -341,6 +454,18 @@ impl WinStream {
     ///
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use std::time::Duration;
+    /// let (mut a, _b) = winpipe::WinStream::pair()?;
+    /// a.set_read_timeout(Some(Duration::from_millis(10)))?;
+    /// let err = a.read(&mut [0; 16]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// let err = a.set_read_timeout(Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         self.shared.update(|s| s.read_timeout = timeout);
@@ -361,6 +486,17 @@ impl WinStream {
     ///
     /// # Errors
     /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Write};
+    /// use std::time::Duration;
+    /// let (mut a, _b) = winpipe::WinStream::pair()?;
+    /// a.set_write_timeout(Some(Duration::from_secs(1)))?;
+    /// assert_eq!(a.write(b"fits the buffer")?, 15);
+    /// let err = a.set_write_timeout(Some(Duration::ZERO)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         self.shared.update(|s| s.write_timeout = timeout);
@@ -368,11 +504,29 @@ impl WinStream {
     }
 
     /// The read timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, _b) = winpipe::WinStream::pair()?;
+    /// assert_eq!(a.read_timeout()?, None);
+    /// a.set_read_timeout(Some(Duration::from_secs(5)))?;
+    /// assert_eq!(a.read_timeout()?, Some(Duration::from_secs(5)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.shared.settings().read_timeout)
     }
 
     /// The write timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let (a, _b) = winpipe::WinStream::pair()?;
+    /// assert_eq!(a.write_timeout()?, None);
+    /// a.set_write_timeout(Some(Duration::from_millis(250)))?;
+    /// assert_eq!(a.write_timeout()?, Some(Duration::from_millis(250)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
         Ok(self.shared.settings().write_timeout)
     }
@@ -385,12 +539,29 @@ impl WinStream {
     /// Reads, peeks and writes with a timeout blocked in other threads return
     /// `WouldBlock` (or what they got) at once; a write issued with no timeout keeps
     /// waiting for the peer (only [`shutdown`](Self::shutdown) stops it).
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read, Write};
+    /// let (mut a, mut b) = winpipe::WinStream::pair()?;
+    /// b.set_nonblocking(true)?;
+    /// let mut buf = [0; 8];
+    /// assert_eq!(b.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// a.write_all(b"now")?;
+    /// assert_eq!(b.read(&mut buf)?, 3);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.shared.update(|s| s.nonblocking = nonblocking);
         Ok(())
     }
 
     /// Always `Ok(None)`: pipes have no pending socket error.
+    ///
+    /// ```
+    /// let (a, _b) = winpipe::WinStream::pair()?;
+    /// assert!(a.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         Ok(None)
     }
@@ -419,6 +590,22 @@ impl WinStream {
     /// # Errors
     /// The system's error if the end-of-stream message could not be sent (a handle
     /// without write access, say); a peer that is gone needs none (`Ok`).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::net::Shutdown;
+    /// let (mut a, mut b) = winpipe::WinStream::pair()?;
+    /// a.write_all(b"last words")?;
+    /// a.shutdown(Shutdown::Write)?;
+    /// let mut got = Vec::new();
+    /// b.read_to_end(&mut got)?; // ends after what `a` wrote
+    /// assert_eq!(got, b"last words");
+    /// b.write_all(b"ok")?; // `a` can still read
+    /// let mut buf = [0; 2];
+    /// a.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"ok");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.shut(how);
         if how == Shutdown::Read || !self.is_pipe || !self.message_type() {
@@ -443,6 +630,19 @@ impl WinStream {
     /// shows them). If that write is then cancelled, Windows withdraws its unread
     /// part: the next read returns what follows it, which may differ from what the
     /// peek showed past the completed writes.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let (mut a, mut b) = winpipe::WinStream::pair()?;
+    /// a.write_all(b"hello")?;
+    /// let mut buf = [0; 5];
+    /// assert_eq!(b.peek(&mut buf)?, 5);
+    /// assert_eq!(&buf, b"hello");
+    /// buf = [0; 5];
+    /// assert_eq!(b.read(&mut buf)?, 5); // the peek left the bytes in the pipe
+    /// assert_eq!(&buf, b"hello");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check_pipe()?;
         self.message_type();
