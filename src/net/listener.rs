@@ -227,11 +227,30 @@ impl WinListener {
     }
 
     /// Binds to `addr`, as [`bind`](Self::bind).
+    ///
+    /// ```
+    /// use winpipe::{WinListener, WinPipeSocketAddr};
+    /// let name = format!(r"\\.\pipe\doc-{}-bind_addr", std::process::id());
+    /// let addr = WinPipeSocketAddr::from_pathname(name)?;
+    /// let listener = WinListener::bind_addr(&addr)?;
+    /// assert_eq!(listener.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_addr(addr: &WinPipeSocketAddr) -> io::Result<WinListener> {
         ListenerOptions::new().bind_addr(addr)
     }
 
     /// Options for a listener (backlog, buffers, security), as `File::options`.
+    ///
+    /// ```
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-options", std::process::id());
+    /// let listener = WinListener::options().owner_only(true).bind(&name)?;
+    /// let _client = WinStream::connect(&name)?; // this process's user may connect
+    /// let (server, _) = listener.accept()?;
+    /// assert!(server.peer_is_same_user()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn options() -> ListenerOptions {
         ListenerOptions::new()
     }
@@ -347,27 +366,81 @@ impl WinListener {
     /// How many clients [`ListenerOptions::same_session`](crate::ListenerOptions::same_session)
     /// turned away: connected from another session, they were disconnected before
     /// anything was read or written. Counts for the listener and all its clones.
+    ///
+    /// ```
+    /// let name = format!(r"\\.\pipe\doc-{}-refused_clients", std::process::id());
+    /// let listener = winpipe::ListenerOptions::new().same_session(true).bind(&name)?;
+    /// if listener.refused_clients() > 0 {
+    ///     eprintln!("{} clients from other sessions turned away", listener.refused_clients());
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn refused_clients(&self) -> u64 {
         self.inner.refused.load(Ordering::Relaxed)
     }
 
     /// An endless iterator over accepted streams, as `UnixListener::incoming`.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-incoming", std::process::id());
+    /// let listener = WinListener::bind(&name)?;
+    /// let mut client = WinStream::connect(&name)?;
+    /// for stream in listener.incoming().take(1) {
+    ///     stream?.write_all(b"served")?;
+    /// }
+    /// let mut buf = [0; 6];
+    /// client.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"served");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn incoming(&self) -> Incoming<'_> {
         Incoming { listener: self }
     }
 
     /// Another handle to this listener, sharing its waiting instance and settings.
+    ///
+    /// ```
+    /// use winpipe::{WinListener, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-try_clone", std::process::id());
+    /// let listener = WinListener::bind(&name)?;
+    /// let server = listener.try_clone()?;
+    /// let thread = std::thread::spawn(move || server.accept());
+    /// let _client = WinStream::connect(&name)?;
+    /// let (stream, _) = thread.join().unwrap()?;
+    /// assert_eq!(stream.local_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> io::Result<WinListener> {
         Ok(self.clone())
     }
 
     /// The pipe name the listener is bound to.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-local_addr", std::process::id());
+    /// let listener = winpipe::WinListener::bind(&name)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(Path::new(&name)));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<WinPipeSocketAddr> {
         Ok(self.inner.addr.clone())
     }
 
     /// In nonblocking mode `accept` returns `WouldBlock` when no client is waiting; an
     /// accept blocked in another thread returns at once. Accepted streams stay blocking.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-set_nonblocking", std::process::id());
+    /// let listener = winpipe::WinListener::bind(&name)?;
+    /// listener.set_nonblocking(true)?;
+    /// let err = listener.accept().unwrap_err(); // no client is waiting
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.inner.shared.update(|s| s.nonblocking = nonblocking);
         Ok(())
@@ -378,6 +451,13 @@ impl WinListener {
     /// failure reaches the caller once: here, or as the error of an accept that finds
     /// no instance waiting because of it. Failures that come while one is waiting to be
     /// reported are counted as that one.
+    ///
+    /// ```
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-take_error", std::process::id());
+    /// let listener = winpipe::WinListener::bind(&name)?;
+    /// assert!(listener.take_error()?.is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         Ok(lock(&self.inner.error).take())
     }
@@ -391,6 +471,15 @@ impl WinListener {
     /// applies the rule per instance (as CreateNamedPipe's documentation says) or per
     /// pipe name from its first instance (NPFS keeps the pipe type, which carries the
     /// rule at the NT level, from the first instance) is not documented consistently.
+    ///
+    /// ```
+    /// // Instead of `listener.reject_remote(true)` after bind, set it before:
+    /// let name = format!(r"\\.\pipe\doc-{}-WinListener-reject_remote", std::process::id());
+    /// let listener = winpipe::ListenerOptions::new()
+    ///     .reject_remote(true)
+    ///     .bind(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[deprecated(
         since = "0.2.0",
         note = "does nothing: set ListenerOptions::reject_remote before bind"
@@ -453,6 +542,18 @@ impl fmt::Debug for WinListener {
 }
 
 /// The iterator of [`WinListener::incoming`]: each item is one [`WinListener::accept`].
+///
+/// ```
+/// use winpipe::{WinListener, WinStream};
+/// let name = format!(r"\\.\pipe\doc-{}-Incoming", std::process::id());
+/// let listener = WinListener::bind(&name)?;
+/// let _client = WinStream::connect(&name)?;
+/// let mut incoming = listener.incoming();
+/// assert_eq!(incoming.size_hint(), (usize::MAX, None)); // endless
+/// let server = incoming.next().unwrap()?;
+/// assert!(server.peer_addr()?.is_unnamed());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Incoming<'a> {

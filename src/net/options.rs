@@ -21,6 +21,11 @@ use std::time::Duration;
 /// for each new instance. Median connect time was 470 ms with a backlog of 1, 435 ms
 /// with 4, 155 ms with 16 and 11 ms with 32; an idle instance costs one handle and a
 /// little kernel memory. See the user guide (`docs/guide.md`), "Backlog".
+///
+/// ```
+/// use winpipe::{ListenerOptions, DEFAULT_BACKLOG};
+/// assert_eq!(*ListenerOptions::new().backlog(DEFAULT_BACKLOG), ListenerOptions::new());
+/// ```
 pub const DEFAULT_BACKLOG: usize = 32;
 
 /// The most instances a pipe can be limited to; more means "unlimited" to Windows.
@@ -72,6 +77,14 @@ impl ListenerOptions {
     /// The defaults: a backlog of [`DEFAULT_BACKLOG`], 64 KiB buffers, remote clients
     /// rejected, the name must be new, no instance limit, a descriptor private to
     /// LocalSystem, administrators and the owner.
+    ///
+    /// ```
+    /// let name = format!(r"\\.\pipe\doc-{}-ListenerOptions-new", std::process::id());
+    /// // The same listener as `WinListener::bind(&name)`.
+    /// let listener = winpipe::ListenerOptions::new().bind(&name)?;
+    /// assert!(!listener.local_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -81,6 +94,16 @@ impl ListenerOptions {
     /// new one at each accept, so up to `backlog` clients can connect at the same
     /// moment without waiting, however slowly the server accepts. A client that finds
     /// none free waits (up to its connect timeout) for the next one.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::ListenerOptions;
+    /// let name = format!(r"\\.\pipe\doc-{}-backlog", std::process::id());
+    /// let _listener = ListenerOptions::new().backlog(4).bind(&name)?;
+    /// let err = ListenerOptions::new().backlog(0).bind(&name).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput); // 1 to 254
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn backlog(&mut self, backlog: usize) -> &mut Self {
         self.backlog = backlog;
         self
@@ -88,6 +111,16 @@ impl ListenerOptions {
 
     /// Bytes the pipe holds of what clients write before a client's write waits (at
     /// least 1; default 64 KiB). Windows treats the size as advice and may round it.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use winpipe::{ListenerOptions, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-in_buffer_size", std::process::id());
+    /// let _listener = ListenerOptions::new().in_buffer_size(4096).bind(&name)?;
+    /// let mut client = WinStream::connect(&name)?;
+    /// client.write_all(b"the server reads this from its 4 KiB buffer")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn in_buffer_size(&mut self, bytes: u32) -> &mut Self {
         self.in_buffer_size = bytes;
         self
@@ -95,6 +128,16 @@ impl ListenerOptions {
 
     /// Bytes the pipe holds of what the server writes before its write waits (at least
     /// 1; default 64 KiB). Windows treats the size as advice and may round it.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::ListenerOptions;
+    /// let name = format!(r"\\.\pipe\doc-{}-out_buffer_size", std::process::id());
+    /// let err = ListenerOptions::new().out_buffer_size(0).bind(&name).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput); // at least 1 byte
+    /// let _listener = ListenerOptions::new().out_buffer_size(1 << 20).bind(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn out_buffer_size(&mut self, bytes: u32) -> &mut Self {
         self.out_buffer_size = bytes;
         self
@@ -107,6 +150,14 @@ impl ListenerOptions {
     /// Every instance the listener creates gets this rule. With
     /// [`first_instance(false)`](Self::first_instance), joining a pipe another
     /// program created, the rule that holds may be that program's (see there).
+    ///
+    /// ```no_run
+    /// // A service meant to be reached from other machines: it must check who connects.
+    /// let listener = winpipe::ListenerOptions::new()
+    ///     .reject_remote(false)
+    ///     .bind(r"\\.\pipe\my-network-service")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reject_remote(&mut self, reject: bool) -> &mut Self {
         self.reject_remote = reject;
         self
@@ -123,6 +174,18 @@ impl ListenerOptions {
     /// limit. A listener that joins an existing pipe gets that pipe's, so
     /// [`owner_only`](Self::owner_only) cannot be combined with `false` (`bind` says
     /// `InvalidInput`), and `max_instances` and `reject_remote` may not hold.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::ListenerOptions;
+    /// let name = format!(r"\\.\pipe\doc-{}-first_instance", std::process::id());
+    /// let _first = ListenerOptions::new().bind(&name)?;
+    /// let err = ListenerOptions::new().bind(&name).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::AddrInUse);
+    /// // Adds its instances to the pipe `_first` created.
+    /// let _joined = ListenerOptions::new().first_instance(false).bind(&name)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn first_instance(&mut self, first: bool) -> &mut Self {
         self.first_instance = first;
         self
@@ -137,6 +200,16 @@ impl ListenerOptions {
     /// (`first_instance(true)`) keeps one instance that never listens, so that the
     /// name cannot lapse and be taken by another process while every other instance
     /// is closed.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::ListenerOptions;
+    /// let name = format!(r"\\.\pipe\doc-{}-max_instances", std::process::id());
+    /// let _listener = ListenerOptions::new().backlog(2).max_instances(8).bind(&name)?;
+    /// let err = ListenerOptions::new().backlog(4).max_instances(2).bind(&name).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput); // less than the backlog
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_instances(&mut self, max: usize) -> &mut Self {
         self.max_instances = Some(max);
         self
@@ -153,6 +226,18 @@ impl ListenerOptions {
     /// Windows checks clients against the descriptor of the pipe name's first
     /// instance, so this needs [`first_instance(true)`](Self::first_instance) (the
     /// default): the listener's own first instance then carries it.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::ListenerOptions;
+    /// let name = format!(r"\\.\pipe\doc-{}-owner_only", std::process::id());
+    /// let _listener = ListenerOptions::new().owner_only(true).bind(&name)?;
+    /// // It sets the descriptor, so it cannot join another's pipe:
+    /// let mut joining = ListenerOptions::new();
+    /// joining.owner_only(true).first_instance(false);
+    /// assert_eq!(joining.bind(&name).unwrap_err().kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn owner_only(&mut self, owner_only: bool) -> &mut Self {
         self.owner_only = owner_only;
         self
@@ -202,6 +287,16 @@ impl ListenerOptions {
     /// turned away is [`WinListener::refused_clients`]. A client whose session cannot
     /// be read is turned away too. It filters by session, not by user: check the
     /// user with [`WinStream::peer_user`](crate::WinStream::peer_user).
+    ///
+    /// ```
+    /// use winpipe::{ListenerOptions, WinStream};
+    /// let name = format!(r"\\.\pipe\doc-{}-same_session", std::process::id());
+    /// let listener = ListenerOptions::new().same_session(true).bind(&name)?;
+    /// let _client = WinStream::connect(&name)?; // this process's session: admitted
+    /// let (_server, _) = listener.accept()?;
+    /// assert_eq!(listener.refused_clients(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn same_session(&mut self, same_session: bool) -> &mut Self {
         self.same_session = same_session;
         self
@@ -211,11 +306,32 @@ impl ListenerOptions {
     ///
     /// # Errors
     /// As [`WinListener::bind`]; `InvalidInput` for an option out of range.
+    ///
+    /// ```
+    /// use winpipe::ListenerOptions;
+    /// let pid = std::process::id();
+    /// let mut options = ListenerOptions::new();
+    /// options.backlog(2);
+    /// // One set of options can bind several names.
+    /// let a = options.bind(format!(r"\\.\pipe\doc-{pid}-ListenerOptions-bind-a"))?;
+    /// let b = options.bind(format!(r"\\.\pipe\doc-{pid}-ListenerOptions-bind-b"))?;
+    /// assert_ne!(a.local_addr()?, b.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<P: AsRef<Path>>(&self, path: P) -> io::Result<WinListener> {
         self.bind_addr(&WinPipeSocketAddr::from_pathname(path)?)
     }
 
     /// Binds to `addr` with these options.
+    ///
+    /// ```
+    /// use winpipe::{ListenerOptions, WinPipeSocketAddr};
+    /// let name = format!(r"\\.\pipe\doc-{}-ListenerOptions-bind_addr", std::process::id());
+    /// let addr = WinPipeSocketAddr::from_pathname(name)?;
+    /// let listener = ListenerOptions::new().max_instances(40).bind_addr(&addr)?;
+    /// assert_eq!(listener.local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_addr(&self, addr: &WinPipeSocketAddr) -> io::Result<WinListener> {
         self.check()?;
         WinListener::bind_with(addr, self)
@@ -279,6 +395,14 @@ impl ListenerOptions {
 
 /// What a client lets the server do with its identity: the impersonation level of the
 /// security quality of service sent when connecting.
+///
+/// ```
+/// use winpipe::{ConnectOptions, ImpersonationLevel};
+/// assert_eq!(ImpersonationLevel::default(), ImpersonationLevel::Identification);
+/// // A client that tells the server nothing about itself:
+/// let mut options = ConnectOptions::new();
+/// options.impersonation(ImpersonationLevel::Anonymous);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ImpersonationLevel {
     /// The server can neither identify nor impersonate the client.
@@ -352,12 +476,34 @@ impl Default for ConnectOptions {
 
 impl ConnectOptions {
     /// The defaults: [`DEFAULT_CONNECT_TIMEOUT`], [`ImpersonationLevel::Identification`].
+    ///
+    /// ```
+    /// use winpipe::{ConnectOptions, WinListener};
+    /// let name = format!(r"\\.\pipe\doc-{}-ConnectOptions-new", std::process::id());
+    /// let _listener = WinListener::bind(&name)?;
+    /// // The same as `WinStream::connect(&name)`.
+    /// let stream = ConnectOptions::new().connect(&name)?;
+    /// assert!(!stream.peer_addr()?.is_unnamed());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// How long to keep trying while nobody listens or every instance is busy (at least
     /// one attempt is made). Zero is invalid.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use std::time::Duration;
+    /// use winpipe::{ConnectOptions, WinListener};
+    /// let name = format!(r"\\.\pipe\doc-{}-ConnectOptions-timeout", std::process::id());
+    /// let _listener = WinListener::bind(&name)?;
+    /// ConnectOptions::new().timeout(Duration::from_secs(1)).connect(&name)?;
+    /// let err = ConnectOptions::new().timeout(Duration::ZERO).connect(&name).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn timeout(&mut self, timeout: Duration) -> &mut Self {
         self.timeout = timeout;
         self
@@ -371,6 +517,18 @@ impl ConnectOptions {
     /// `InvalidInput`): a squatter would act as the client before the check refused
     /// it. At those levels the server gets only the client's groups and privileges
     /// enabled at connect (`SECURITY_EFFECTIVE_ONLY`).
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use winpipe::{ConnectOptions, ImpersonationLevel};
+    /// // Letting the server act as the client rules out checking the server first.
+    /// let err = ConnectOptions::new()
+    ///     .impersonation(ImpersonationLevel::Impersonation)
+    ///     .same_user_server()
+    ///     .connect(r"\\.\pipe\my-service")
+    ///     .unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    /// ```
     pub fn impersonation(&mut self, level: ImpersonationLevel) -> &mut Self {
         self.impersonation = level;
         self
@@ -422,11 +580,37 @@ impl ConnectOptions {
     /// As [`WinStream::connect`]; `InvalidInput` for a zero timeout; `PermissionDenied`
     /// when the server is not the user [`expect_server_user`](Self::expect_server_user)
     /// asks for.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use winpipe::{ConnectOptions, WinListener};
+    /// let name = format!(r"\\.\pipe\doc-{}-ConnectOptions-connect", std::process::id());
+    /// let listener = WinListener::bind(&name)?;
+    /// let mut client = ConnectOptions::new().same_user_server().connect(&name)?;
+    /// let (mut server, _) = listener.accept()?;
+    /// client.write_all(b"checked")?;
+    /// let mut buf = [0; 7];
+    /// server.read_exact(&mut buf)?;
+    /// assert_eq!(&buf, b"checked");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<WinStream> {
         self.connect_addr(&WinPipeSocketAddr::from_pathname(path)?)
     }
 
     /// Connects to `addr` with these options.
+    ///
+    /// ```
+    /// use winpipe::{ConnectOptions, ImpersonationLevel, WinListener, WinPipeSocketAddr};
+    /// let name = format!(r"\\.\pipe\doc-{}-ConnectOptions-connect_addr", std::process::id());
+    /// let addr = WinPipeSocketAddr::from_pathname(name)?;
+    /// let _listener = WinListener::bind_addr(&addr)?;
+    /// let stream = ConnectOptions::new()
+    ///     .impersonation(ImpersonationLevel::Anonymous)
+    ///     .connect_addr(&addr)?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr(&self, addr: &WinPipeSocketAddr) -> io::Result<WinStream> {
         self.check()?;
         WinStream::connect_with(addr, self)
