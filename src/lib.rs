@@ -2,9 +2,9 @@
 #![cfg_attr(
     not(windows),
     doc = "Windows named pipes with the API of std's `UnixStream` and `UnixListener`.\n\n\
-           On this platform the pipe types are not available: only the address type and, on \
-           Unix, the module `local` (std's Unix socket types under the names winpipe's have \
-           on Windows). See the crate's README."
+           On this platform the pipe types are not available: only the address type, `Sid`, \
+           `IntegrityLevel` and, on Unix, the module `local` (std's Unix socket types under \
+           the names winpipe's have on Windows). See the crate's README."
 )]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(rust_2018_idioms)]

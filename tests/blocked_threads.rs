@@ -1,5 +1,5 @@
 //! Threads blocked in a call are woken by another thread: `shutdown` wakes blocked
-//! reads and writes, and a blocked `accept` is stopped the ways the README recommends
+//! reads and writes, and a blocked `accept` is stopped the ways `WinListener::accept`'s docs recommend
 //! (std's `UnixListener` has no `shutdown`, and the accepting thread holds a clone, so
 //! "all clones dropped" cannot happen while it waits).
 //!

@@ -209,7 +209,7 @@ fn a_go_winio_style_peer_sees_our_end_and_we_see_its_close_write() {
             let mut client = WinStream::connect_with_timeout(&name, Duration::from_secs(5))
                 .expect("connect to the go-winio-style server");
             client.write_all(b"request").unwrap();
-            // A byte-mode reader sees the end if it comes alone (see the README).
+            // A byte-mode reader sees the end if it comes alone (see docs/guide.md, "Half-close").
             request_read.recv().unwrap();
             client.shutdown(Shutdown::Write).unwrap();
             let mut reply = Vec::new();

@@ -174,7 +174,7 @@ mod tests {
         assert!(process.wait().unwrap().success());
     }
 
-    /// The README's way to let a child process serve a connection: the child gets
+    /// The user guide's way (docs/guide.md) to let a child process serve a connection: the child gets
     /// std's own pipes as stdin and stdout, and two threads relay between them and
     /// the stream. (A stream's handle is overlapped; a child doing std's synchronous
     /// I/O on it from two threads aborts, rust-lang/rust#81357.)

@@ -1,7 +1,7 @@
 //! Who is at the other end, and who may connect: peer users and sessions, server
 //! authentication at connect, security descriptors from SDDL, same-session listeners.
 //!
-//! Wine does not model everything these features rely on (see README "Security"):
+//! Wine does not model everything these features rely on (see docs/security.md, "Under Wine"):
 //! `ImpersonateNamedPipeClient` gives the server its own token, the session-id calls
 //! return the caller's session, and a pipe's DACL is not checked when a client opens
 //! it. Tests that depend on those say what they expect on Windows and what Wine does,

@@ -109,7 +109,7 @@ fn target(row: &Row) -> String {
     parts.join(", ")
 }
 
-/// The table, as Markdown so it can go into the README as printed.
+/// The table, as Markdown so it can go into docs/performance.md as printed.
 pub fn table(rows: &[Row], reps: usize) {
     println!();
     let host = match raw::wine_version() {

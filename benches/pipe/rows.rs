@@ -64,7 +64,7 @@ pub fn throughput(
 
 /// As `throughput`, but each client writes to a raw server whose buffers are 0 (as
 /// .NET makes them by default); with `timeout`, winpipe's client has that write
-/// timeout (see the README, Writes and cancellation).
+/// timeout (see docs/design.md, "Writes and cancellation").
 pub fn throughput_to_zero_buffer(
     names: [&str; 2],
     chunk: usize,
