@@ -41,11 +41,26 @@ impl IntegrityLevel {
     pub const PROTECTED_PROCESS: IntegrityLevel = IntegrityLevel(0x5000);
 
     /// The level whose SID is `S-1-16-rid`.
+    ///
+    /// ```
+    /// use winpipe::IntegrityLevel;
+    /// assert_eq!(IntegrityLevel::from_rid(8192), IntegrityLevel::MEDIUM);
+    /// // A level Windows has no name for still orders by its rid.
+    /// let between = IntegrityLevel::from_rid(0x2800);
+    /// assert!(IntegrityLevel::MEDIUM_PLUS < between && between < IntegrityLevel::HIGH);
+    /// assert_eq!(between.to_string(), "S-1-16-10240");
+    /// ```
     pub const fn from_rid(rid: u32) -> IntegrityLevel {
         IntegrityLevel(rid)
     }
 
     /// The relative identifier of the level's SID (`S-1-16-RID`).
+    ///
+    /// ```
+    /// use winpipe::IntegrityLevel;
+    /// assert_eq!(IntegrityLevel::SYSTEM.rid(), 0x4000);
+    /// assert_eq!(IntegrityLevel::from_rid(IntegrityLevel::LOW.rid()), IntegrityLevel::LOW);
+    /// ```
     pub const fn rid(self) -> u32 {
         self.0
     }

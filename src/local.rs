@@ -78,31 +78,107 @@ use std::path::PathBuf;
 
 /// A listener for local clients: a Unix socket listener on Unix, winpipe's
 /// [`WinListener`](crate::WinListener) on Windows.
+///
+/// ```
+/// use winpipe::local::{self, Listener};
+/// let service = format!("winpipe-doc-{}-listener", std::process::id());
+/// let listener: Listener = local::bind(&service)?;
+/// let _client = local::connect(&service)?;
+/// let (_server, addr) = listener.accept()?;
+/// assert!(addr.is_unnamed()); // a client's address has no name
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(local::service_path(&service)?)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(windows)]
 pub type Listener = crate::WinListener;
 /// A listener for local clients: std's
 /// [`UnixListener`](std::os::unix::net::UnixListener) on Unix, winpipe's `WinListener`
 /// on Windows.
+///
+/// ```
+/// use winpipe::local::{self, Listener};
+/// let service = format!("winpipe-doc-{}-listener", std::process::id());
+/// let listener: Listener = local::bind(&service)?;
+/// let _client = local::connect(&service)?;
+/// let (_server, addr) = listener.accept()?;
+/// assert!(addr.is_unnamed()); // a client's address has no name
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(local::service_path(&service)?)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(unix)]
 pub type Listener = std::os::unix::net::UnixListener;
 
 /// A connection between local processes: a Unix stream socket on Unix, winpipe's
 /// [`WinStream`](crate::WinStream) on Windows.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use winpipe::local::Stream;
+/// fn greet(stream: &mut Stream) -> std::io::Result<()> {
+///     stream.write_all(b"hello")
+/// }
+/// let (mut a, mut b) = Stream::pair()?;
+/// greet(&mut a)?;
+/// let mut buf = [0; 5];
+/// b.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(windows)]
 pub type Stream = crate::WinStream;
 /// A connection between local processes: std's
 /// [`UnixStream`](std::os::unix::net::UnixStream) on Unix, winpipe's `WinStream` on
 /// Windows.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use winpipe::local::Stream;
+/// fn greet(stream: &mut Stream) -> std::io::Result<()> {
+///     stream.write_all(b"hello")
+/// }
+/// let (mut a, mut b) = Stream::pair()?;
+/// greet(&mut a)?;
+/// let mut buf = [0; 5];
+/// b.read_exact(&mut buf)?;
+/// assert_eq!(&buf, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(unix)]
 pub type Stream = std::os::unix::net::UnixStream;
 
 /// The address of a [`Listener`] or [`Stream`]: a Unix socket address on Unix,
 /// winpipe's [`WinPipeSocketAddr`](crate::WinPipeSocketAddr) on Windows.
+///
+/// ```
+/// use winpipe::local::{self, SocketAddr};
+/// let service = format!("winpipe-doc-{}-socketaddr", std::process::id());
+/// let listener = local::bind(&service)?;
+/// let addr: SocketAddr = listener.local_addr()?;
+/// let path = local::service_path(&service)?;
+/// assert_eq!(addr.as_pathname(), Some(path.as_path()));
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(windows)]
 pub type SocketAddr = crate::WinPipeSocketAddr;
 /// The address of a [`Listener`] or [`Stream`]: std's
 /// [`SocketAddr`](std::os::unix::net::SocketAddr) on Unix, winpipe's
 /// `WinPipeSocketAddr` on Windows.
+///
+/// ```
+/// use winpipe::local::{self, SocketAddr};
+/// let service = format!("winpipe-doc-{}-socketaddr", std::process::id());
+/// let listener = local::bind(&service)?;
+/// let addr: SocketAddr = listener.local_addr()?;
+/// let path = local::service_path(&service)?;
+/// assert_eq!(addr.as_pathname(), Some(path.as_path()));
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[cfg(unix)]
 pub type SocketAddr = std::os::unix::net::SocketAddr;
 
@@ -159,6 +235,18 @@ pub fn service_path(name: &str) -> io::Result<PathBuf> {
 /// that is not a socket is in the way; the error of removing a stale socket file (such
 /// as `PermissionDenied` for another user's file); other errors of the platform's
 /// `bind`.
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use winpipe::local;
+/// let service = format!("winpipe-doc-{}-bind", std::process::id());
+/// let _listener = local::bind(&service)?;
+/// let err = local::bind(&service).unwrap_err(); // `_listener` holds the name
+/// assert_eq!(err.kind(), ErrorKind::AddrInUse);
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(local::service_path(&service)?)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn bind(name: &str) -> io::Result<Listener> {
     platform::bind(service_path(name)?)
 }
@@ -169,6 +257,18 @@ pub fn bind(name: &str) -> io::Result<Listener> {
 /// As [`service_path`]; when nobody listens, `NotFound` or `ConnectionRefused` at once
 /// on Unix, `ConnectionRefused` after 10 s on Windows; other errors of the platform's
 /// `connect`.
+///
+/// ```
+/// use winpipe::local;
+/// let service = format!("winpipe-doc-{}-connect", std::process::id());
+/// let _listener = local::bind(&service)?;
+/// let client = local::connect(&service)?;
+/// let path = local::service_path(&service)?;
+/// assert_eq!(client.peer_addr()?.as_pathname(), Some(path.as_path()));
+/// # #[cfg(unix)]
+/// # std::fs::remove_file(path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn connect(name: &str) -> io::Result<Stream> {
     Stream::connect(service_path(name)?)
 }

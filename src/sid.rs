@@ -45,6 +45,11 @@ pub struct Sid {
 
 impl Sid {
     /// The LocalSystem account (`S-1-5-18`), which most Windows services run as.
+    ///
+    /// ```
+    /// let system = winpipe::Sid::local_system();
+    /// assert_eq!(system.to_string(), "S-1-5-18");
+    /// ```
     pub fn local_system() -> Sid {
         Sid::new(5, &[18]).expect("one sub-authority fits")
     }
@@ -52,6 +57,14 @@ impl Sid {
     /// The user this process runs as (the user of its access token).
     ///
     /// On platforms other than Windows this is an `Unsupported` error.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// match winpipe::Sid::current_user() {
+    ///     Ok(me) => println!("this process runs as {me}"),
+    ///     Err(e) => assert_eq!(e.kind(), ErrorKind::Unsupported), // not Windows
+    /// }
+    /// ```
     pub fn current_user() -> io::Result<Sid> {
         #[cfg(windows)]
         {
@@ -68,6 +81,14 @@ impl Sid {
 
     /// A SID from its identifier authority (below 2^48) and sub-authorities (at
     /// most 15). `Sid::new(5, &[18])` is `S-1-5-18`.
+    ///
+    /// ```
+    /// use winpipe::Sid;
+    /// let administrators = Sid::new(5, &[32, 544])?;
+    /// assert_eq!(administrators.to_string(), "S-1-5-32-544");
+    /// assert!(Sid::new(5, &[0; 16]).is_err()); // at most 15 sub-authorities
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(authority: u64, sub_authorities: &[u32]) -> io::Result<Sid> {
         if authority >> 48 != 0 {
             return Err(invalid(format!(
@@ -92,6 +113,15 @@ impl Sid {
 
     /// A SID from its binary form, which must be exactly one well-formed `SID`
     /// structure: revision 1, at most 15 sub-authorities, no bytes after them.
+    ///
+    /// ```
+    /// use winpipe::Sid;
+    /// let sid = Sid::from_bytes(&[1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0])?;
+    /// assert_eq!(sid, Sid::local_system());
+    /// let err = Sid::from_bytes(&[1, 1, 0, 0, 0, 0, 0, 5]).unwrap_err(); // one missing
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_bytes(bytes: &[u8]) -> io::Result<Sid> {
         if bytes.len() < HEADER {
             return Err(invalid(format!(
@@ -123,11 +153,26 @@ impl Sid {
     }
 
     /// The binary form: Microsoft's `SID` structure, as Windows stores it.
+    ///
+    /// ```
+    /// use winpipe::Sid;
+    /// let users: Sid = "S-1-5-32-545".parse()?;
+    /// assert_eq!(users.as_bytes().len(), 8 + 4 * 2); // header and two sub-authorities
+    /// assert_eq!(Sid::from_bytes(users.as_bytes())?, users);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..HEADER + 4 * usize::from(self.bytes[1])]
     }
 
     /// The identifier authority: 5 (`SECURITY_NT_AUTHORITY`) for users and services.
+    ///
+    /// ```
+    /// let everyone: winpipe::Sid = "S-1-1-0".parse()?;
+    /// assert_eq!(everyone.identifier_authority(), 1); // SECURITY_WORLD_SID_AUTHORITY
+    /// assert_eq!(winpipe::Sid::local_system().identifier_authority(), 5);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn identifier_authority(&self) -> u64 {
         let mut wide = [0; 8];
         wide[2..].copy_from_slice(&self.bytes[2..HEADER]);
@@ -135,6 +180,14 @@ impl Sid {
     }
 
     /// The sub-authorities, in order; the last of a user's is its relative id.
+    ///
+    /// ```
+    /// let user: winpipe::Sid = "S-1-5-21-1004336348-1177238915-682003330-1001".parse()?;
+    /// let subs: Vec<u32> = user.sub_authorities().collect();
+    /// assert_eq!(subs, [21, 1004336348, 1177238915, 682003330, 1001]);
+    /// assert_eq!(user.sub_authorities().last(), Some(1001)); // the relative id
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn sub_authorities(&self) -> impl Iterator<Item = u32> + '_ {
         self.as_bytes()[HEADER..]
             .chunks_exact(4)

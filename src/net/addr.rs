@@ -31,6 +31,17 @@ const MAX_LEN: usize = 256;
 /// Equality and hashing follow Windows, which looks pipe names up without regard to
 /// case: `\\.\PIPE\Svc` and `\\.\pipe\svc` are equal addresses (one pipe), while
 /// `as_pathname` keeps the spelling given.
+///
+/// ```
+/// use std::path::Path;
+/// use winpipe::WinPipeSocketAddr;
+/// let a = WinPipeSocketAddr::from_pathname(r"\\.\PIPE\Svc")?;
+/// let b = WinPipeSocketAddr::from_pathname(r"\\.\pipe\svc")?;
+/// assert_eq!(a, b); // one pipe: Windows ignores case
+/// assert_eq!(a.as_pathname(), Some(Path::new(r"\\.\PIPE\Svc"))); // as spelled
+/// assert!(WinPipeSocketAddr::from_pathname(r"\\.\pipe\a/b").is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct WinPipeSocketAddr {
     name: Option<Arc<str>>,
@@ -63,6 +74,13 @@ impl Hash for WinPipeSocketAddr {
 }
 
 /// The spelling of [`WinPipeSocketAddr`] in winpipe 0.1's README.
+///
+/// ```
+/// use winpipe::{WinPipeSocketAddr, WinPipeSocketAddress};
+/// let addr: WinPipeSocketAddress = WinPipeSocketAddr::from_pathname(r"\\.\pipe\legacy")?;
+/// assert!(!addr.is_unnamed());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub type WinPipeSocketAddress = WinPipeSocketAddr;
 
 impl WinPipeSocketAddr {
@@ -90,6 +108,19 @@ impl WinPipeSocketAddr {
     }
 
     /// The pipe name, or `None` if the address is unnamed.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// let addr = winpipe::WinPipeSocketAddr::from_pathname(r"\\.\pipe\demo")?;
+    /// assert_eq!(addr.as_pathname(), Some(Path::new(r"\\.\pipe\demo")));
+    /// # #[cfg(windows)]
+    /// # {
+    /// // On Windows: the ends of a pair have no name.
+    /// let (client, _server) = winpipe::WinStream::pair()?;
+    /// assert_eq!(client.local_addr()?.as_pathname(), None);
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn as_pathname(&self) -> Option<&Path> {
         self.name.as_deref().map(Path::new)
@@ -97,6 +128,20 @@ impl WinPipeSocketAddr {
 
     /// Whether the address has no name: the local address of a client, or either end
     /// of `WinStream::pair`.
+    ///
+    /// ```
+    /// let addr = winpipe::WinPipeSocketAddr::from_pathname(r"\\.\pipe\demo")?;
+    /// assert!(!addr.is_unnamed());
+    /// # #[cfg(windows)]
+    /// # {
+    /// // On Windows: the connecting side's own address.
+    /// let name = format!(r"\\.\pipe\doc-{}-is_unnamed", std::process::id());
+    /// let _listener = winpipe::WinListener::bind(&name)?;
+    /// let client = winpipe::WinStream::connect(&name)?;
+    /// assert!(client.local_addr()?.is_unnamed());
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     #[must_use]
     pub fn is_unnamed(&self) -> bool {
         self.name.is_none()
