@@ -73,7 +73,7 @@ impl Hash for WinPipeSocketAddr {
     }
 }
 
-/// The spelling of [`WinPipeSocketAddr`] in winpipe 0.1's README.
+/// winpipe 0.1's other name for [`WinPipeSocketAddr`], kept as an alias.
 ///
 /// ```
 /// use winpipe::{WinPipeSocketAddr, WinPipeSocketAddress};

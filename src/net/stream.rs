@@ -476,9 +476,10 @@ impl WinStream {
     ///
     /// A write that times out returns `Ok(n)` for the bytes that moved, or `TimedOut` if
     /// none did: never an error for bytes the peer can read. To keep that promise on
-    /// every pipe, a write that may time out hands the system at most the pipe's
-    /// buffer size (one byte if the pipe's creator gave it a buffer of 0, as .NET does
-    /// by default): see `docs/design.md`, "Writes and cancellation".
+    /// every pipe, a write that may time out hands the system only what it takes at
+    /// once: at most the pipe's free buffer, or, when none is free, what the peer's
+    /// waiting reads take (one byte if that cannot be done): see `docs/design.md`,
+    /// "Writes and cancellation".
     ///
     /// A write already blocked in another thread with a timeout obeys the new value at
     /// once; one issued with no timeout keeps waiting for the peer (only
@@ -533,8 +534,8 @@ impl WinStream {
 
     /// Moves the stream (and its clones) into or out of nonblocking mode: a read with no
     /// data, a write the pipe cannot take now, and a peek with nothing to see return
-    /// `WouldBlock`. A nonblocking write hands the system at most the pipe's buffer
-    /// size, as a write with a timeout does.
+    /// `WouldBlock`. A nonblocking write hands the system only what the pipe takes at
+    /// once, as a write with a timeout does.
     ///
     /// Reads, peeks and writes with a timeout blocked in other threads return
     /// `WouldBlock` (or what they got) at once; a write issued with no timeout keeps
@@ -726,8 +727,8 @@ impl Read for &WinStream {
 
 /// Writes go straight to the pipe, one `WriteFile` per call, and a vectored write
 /// sends its slices with one `WriteFile`; `flush` has nothing to do. A write hands
-/// over at most 64 KiB, and one that may be stopped (a timeout, nonblocking mode) at
-/// most the pipe's buffer size: `write_all` loops as usual.
+/// over at most 64 KiB, and one that may be stopped (a timeout, nonblocking mode) only
+/// what the pipe takes at once (`set_write_timeout`): `write_all` loops as usual.
 impl Write for WinStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
