@@ -303,6 +303,11 @@ impl WinMessageStream {
     /// an empty message, `None` at the end of the stream (the peer closed, or this end
     /// was shut down for reading).
     ///
+    /// The peer decides how much this allocates (up to 4 GiB − 1). A server that
+    /// accepts clients it does not trust receives with [`recv`](Self::recv) into a
+    /// buffer of its own limit instead (the rest of a longer message is discarded, and
+    /// `recv_vectored` says so), or [`peek`](Self::peek)s a length header first.
+    ///
     /// # Errors
     /// As [`recv`](Self::recv), and nothing is appended; `InvalidData` if the peer's
     /// send was cancelled while this end was reading its message (see
