@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::win32::{Io, RawEnd, Shape};
+use common::win32::{under_wine, Io, RawEnd, Shape};
 use common::{pipe_name, within, LIMIT};
 use std::io::{ErrorKind, IoSlice, IoSliceMut, Read};
 use std::net::Shutdown;
@@ -294,9 +294,9 @@ fn timed_sends_into_a_full_pipe_go_whole_or_not_at_all() {
 }
 
 /// A message longer than the pipe's buffer, sent with a timeout, to a peer whose
-/// receive is waiting: Windows moves it whole into the receive (PIPE_NOWAIT); Wine
-/// would split it there, so winpipe does not try it and the send times out. Either
-/// way it is never cut.
+/// receive is waiting: Windows moves it whole into the receive (PIPE_NOWAIT), so there
+/// it must arrive; Wine would split it there, so winpipe does not try it and the send
+/// times out. Either way it is never cut.
 #[test]
 fn a_timed_send_longer_than_the_buffer_to_a_waiting_receive_is_whole_or_nothing() {
     within(LIMIT, || {
@@ -324,6 +324,10 @@ fn a_timed_send_longer_than_the_buffer_to_a_waiting_receive_is_whole_or_nothing(
                 assert_eq!(got.unwrap(), (msg, false));
             }
             Err(e) => {
+                assert!(
+                    under_wine(),
+                    "Windows moves it into the waiting receive: {e:?}"
+                );
                 assert_eq!(e.kind(), ErrorKind::TimedOut, "{e:?}");
                 let (got, _server) = receiver.join().unwrap();
                 let err = got.expect_err("nothing of a send that timed out");

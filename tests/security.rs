@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::win32::{thread_impersonates, CreateNamedPipeA};
+use common::win32::{thread_impersonates, under_wine, CreateNamedPipeA};
 
 use std::ffi::c_void;
 use std::io::{ErrorKind, Read, Write};
@@ -18,8 +18,6 @@ use winpipe::{ConnectOptions, ImpersonationLevel, ListenerOptions, Sid, WinListe
 
 #[link(name = "kernel32")]
 extern "system" {
-    fn GetModuleHandleA(name: *const u8) -> *mut c_void;
-    fn GetProcAddress(module: *mut c_void, name: *const u8) -> *mut c_void;
     fn GetCurrentProcessId() -> u32;
     fn ProcessIdToSessionId(pid: u32, session: *mut u32) -> i32;
     fn GetLastError() -> u32;
@@ -157,15 +155,6 @@ fn granted_access(handle: std::os::windows::io::RawHandle) -> u32 {
     };
     assert_eq!(status, 0, "NtQueryObject failed: {status:#x}");
     info.granted_access
-}
-
-/// Whether this runs under Wine (its ntdll exports `wine_get_version`).
-fn under_wine() -> bool {
-    // SAFETY: NUL-terminated names; the results are only compared with null.
-    unsafe {
-        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
-        !ntdll.is_null() && !GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_null()
-    }
 }
 
 /// This process's session.

@@ -273,30 +273,41 @@ impl WinMessageStream {
             let got = self.receive(only)?;
             return Ok(got.map_or((0, false), |got| (got.len, got.truncated)));
         }
+        // Gathered in the stream's kept buffer; the rest of a longer message is read
+        // into a buffer of its own, made only then.
         let total = bufs.iter().map(|b| b.len()).fold(0, usize::saturating_add);
-        let mut gathered = vec![0; total];
-        let Some(got) = self.receive(&mut gathered)? else {
-            return Ok((0, false));
-        };
-        let mut rest = &gathered[..got.len];
-        for buf in bufs.iter_mut() {
-            let take = buf.len().min(rest.len());
-            buf[..take].copy_from_slice(&rest[..take]);
-            rest = &rest[take..];
-        }
-        Ok((got.len, got.truncated))
+        with_scratch(&self.stream.read_scratch, |gathered| {
+            if gathered.len() < total {
+                gathered.resize(total, 0);
+            }
+            let Some(got) = self.receive_with(&mut gathered[..total], &mut Vec::new())? else {
+                return Ok((0, false));
+            };
+            let mut rest = &gathered[..got.len];
+            for buf in bufs.iter_mut() {
+                let take = buf.len().min(rest.len());
+                buf[..take].copy_from_slice(&rest[..take]);
+                rest = &rest[take..];
+            }
+            Ok((got.len, got.truncated))
+        })
     }
 
     fn receive(&self, buf: &mut [u8]) -> io::Result<Option<Received>> {
+        with_scratch(&self.stream.read_scratch, |scratch| {
+            self.receive_with(buf, scratch)
+        })
+    }
+
+    /// One message into `buf`; `scratch` takes the rest of a longer one.
+    fn receive_with(&self, buf: &mut [u8], scratch: &mut Vec<u8>) -> io::Result<Option<Received>> {
         let clock = Since::start();
         self.check()?;
         let Some(_turn) = self.read_turn(&clock)? else {
             return Ok(None);
         };
         let policy = self.stream.read_policy();
-        with_scratch(&self.stream.read_scratch, |scratch| {
-            message::recv(&mut self.stream.pipe(), buf, scratch, &policy, &clock)
-        })
+        message::recv(&mut self.stream.pipe(), buf, scratch, &policy, &clock)
     }
 
     /// Appends one whole message to `buf`, however long: `Some(len)`, `Some(0)` for

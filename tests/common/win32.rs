@@ -116,6 +116,8 @@ extern "system" {
     pub fn GetCurrentProcess() -> HANDLE;
     pub fn GetCurrentThread() -> HANDLE;
     pub fn GetHandleInformation(handle: HANDLE, flags: *mut u32) -> i32;
+    pub fn GetModuleHandleA(name: *const u8) -> HANDLE;
+    pub fn GetProcAddress(module: HANDLE, name: *const u8) -> *mut c_void;
     pub fn PeekNamedPipe(
         pipe: HANDLE,
         buf: *mut c_void,
@@ -124,6 +126,16 @@ extern "system" {
         available: *mut u32,
         left_in_message: *mut u32,
     ) -> i32;
+}
+
+/// Whether this runs under Wine (its ntdll exports `wine_get_version`): where a test
+/// must accept Wine's behaviour as well as Windows'.
+pub fn under_wine() -> bool {
+    // SAFETY: NUL-terminated names; the results are only compared with null.
+    unsafe {
+        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+        !ntdll.is_null() && !GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_null()
+    }
 }
 
 pub fn last_error() -> u32 {
